@@ -1,0 +1,1 @@
+"""Reports: the report model, charts, renderers and writers (installed as ``leadsync.reports``)."""

@@ -1,0 +1,13 @@
+# Sourced by scripts/test and scripts/demo: make .venv with Python >= 3.11 and install leadsync.
+PYTHON="${PYTHON:-python3}"
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "leadsync needs Python 3.11 or newer; set PYTHON=/path/to/python3.11" >&2
+    exit 2
+fi
+if [ ! -x .venv/bin/python ]; then
+    echo "== creating .venv"
+    "$PYTHON" -m venv .venv
+    .venv/bin/python -m pip install --quiet --upgrade pip
+fi
+echo "== installing leadsync and its test tools into .venv"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
