@@ -1,0 +1,585 @@
+"""The sample organisation: a deterministic distributed engineering org.
+
+:meth:`SampleOrg.generate` builds the canonical records (members, signals,
+milestones, check-ins, rotations, reviews) from a seed and a size; the
+emulator's services write them into a Notion workspace and an Airtable base
+following :data:`LAYOUT`, and :func:`default_fields` gives the matching
+``fields`` mapping for ``leadsync.toml``.
+
+Records hold canonical column names and plain Python values. Member
+references (``member_id``, ``mentor_id``, ``observed_by``, ``lead_id``,
+``approvers`` …) hold *member keys* (``"m001"``), which each workspace turns
+into its own people, relations or text. The org is built to show what
+leadsync is for: leaders concentrated in the Americas and London while the
+team spans ten time zones on five continents; fewer signals recorded for
+members far from the observers; a few members who went quiet; check-ins that
+are overdue; and a small share of malformed rows that must be quarantined.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from leadsync.tables import INDICATORS, STAGES
+
+__all__ = [
+    "LAYOUT",
+    "FieldSpec",
+    "SampleOrg",
+    "TableLayout",
+    "default_fields",
+    "layout",
+]
+
+#: The sample organisation's reference date (the day the demo reports on).
+DEFAULT_AS_OF = dt.date(2026, 11, 1)
+
+#: Where the team lives: zone, share of non-leaders, share of leaders.
+ZONES: tuple[tuple[str, float, float], ...] = (
+    ("America/New_York", 8, 4),
+    ("America/Los_Angeles", 6, 3),
+    ("America/Sao_Paulo", 5, 0),
+    ("Europe/London", 5, 1),
+    ("Europe/Berlin", 6, 0),
+    ("Africa/Lagos", 4, 0),
+    ("Asia/Kolkata", 7, 0),
+    ("Asia/Singapore", 4, 0),
+    ("Asia/Tokyo", 3, 0),
+    ("Australia/Sydney", 4, 0),
+)
+
+#: Fewer signals get written down for people far from the (mostly American) observers.
+OBSERVER_BIAS: Mapping[str, float] = {
+    "America": 1.25, "Europe": 1.0, "Africa": 0.6, "Asia": 0.65, "Australia": 0.6,
+}
+
+WORKING_HOURS = ("09:00-17:00", "09:00-17:00", "08:00-16:00", "10:00-18:00", "08:30-17:30")
+ROLES = ("Engineer", "Senior Engineer", "Staff Engineer")
+LEADER_ROLES = ("Tech Lead", "Engineering Manager", "Staff Engineer")
+TRACK = "technical_leadership"
+
+#: The seed's technical leadership track: stage -> (months expected, milestones).
+TRACK_STAGES: Mapping[str, tuple[int, tuple[str, ...]]] = {
+    "early_leadership": (3, (
+        "Mentored 2+ junior engineers through complete features",
+        "Led 1 cross-team technical initiative",
+        "Facilitated 3+ architecture discussions",
+        "Created documentation used by 5+ team members",
+    )),
+    "emerging_leader": (6, (
+        "Delivered project without direct supervision",
+        "Managed stakeholder expectations on technical scope",
+        "Coached teammate through blockers",
+        "Presented technical vision to leadership",
+    )),
+    "established_leader": (12, (
+        "Led team through major technical transition",
+        "Hired and onboarded 2+ engineers",
+        "Set technical direction for project area",
+        "Developed team's technical skills through training",
+    )),
+}
+
+FIRST_NAMES = (
+    "Ada", "Bo", "Chidi", "Dara", "Elif", "Farah", "Gustavo", "Hana", "Ines", "Jun", "Kwame",
+    "Leila", "Mateo", "Nadia", "Oskar", "Priya", "Quinn", "Rafael", "Sana", "Tomás", "Uma",
+    "Viktor", "Wen", "Ximena", "Yusuf", "Zofia", "Amara", "Björn", "Chen", "Devi", "Emeka",
+    "Fatima", "Goran", "Hiro", "Isabel", "Jonas", "Kavya", "Lucas", "Mei", "Nikhil",
+)
+LAST_NAMES = (
+    "Okafor", "Lindqvist", "Tanaka", "Moreau", "Silva", "Haddad", "Kowalski", "Nguyen",
+    "Mensah", "Fischer", "Iyer", "Costa", "Park", "Adeyemi", "Novak", "Rossi", "Sato",
+    "Brennan", "Oliveira", "Khan", "Weber", "Achebe", "Lopez", "Yamamoto", "Schmidt",
+)
+REPOS = ("payments-api", "web-app", "infra", "mobile", "data-platform", "auth-service", "docs")
+FOCUS_AREAS = (
+    "Async facilitation", "Technical writing", "Stakeholder management", "Architecture reviews",
+    "Coaching teammates", "Cross-team coordination", "Delegation",
+)
+
+_MALFORMED_EVIDENCE = ("see Slack thread", "PR in payments repo", "docs page (link later)")
+
+
+@dataclass
+class SampleOrg:
+    """Canonical records of a generated organisation (member references are member keys)."""
+
+    seed: int
+    as_of: dt.date
+    members: list[dict[str, Any]]
+    signals: list[dict[str, Any]]
+    milestones: list[dict[str, Any]]
+    checkins: list[dict[str, Any]]
+    rotations: list[dict[str, Any]]
+    reviews: list[dict[str, Any]]
+
+    def table(self, name: str) -> list[dict[str, Any]]:
+        """The records of one canonical table."""
+        records: list[dict[str, Any]] = getattr(self, name)
+        return records
+
+    @property
+    def tables(self) -> dict[str, list[dict[str, Any]]]:
+        return {name: self.table(name) for name in
+                ("members", "signals", "milestones", "checkins", "rotations", "reviews")}
+
+    def member(self, key: str) -> dict[str, Any]:
+        for record in self.members:
+            if record["member_id"] == key:
+                return record
+        raise KeyError(key)
+
+    @classmethod
+    def generate(
+        cls,
+        seed: int = 0,
+        *,
+        members: int = 60,
+        signals: int | None = None,
+        months: int = 12,
+        as_of: dt.date = DEFAULT_AS_OF,
+        malformed_rate: float = 0.01,
+    ) -> SampleOrg:
+        """Build an organisation. The same arguments always give the same records.
+
+        ``signals`` defaults to about 2.8 a member a month; benchmarks pass
+        100,000 and more. ``malformed_rate`` is the share of signals with a
+        defect leadsync must quarantine (an impact outside the vocabulary, a
+        missing date or member, a signal type nobody defined).
+        """
+        if members < 1:
+            raise ValueError("an organisation needs at least one member")
+        rng = random.Random(f"sample:{seed}")
+        start = as_of - dt.timedelta(days=round(months * 30.44))
+        people = _members(rng, members, as_of)
+        n_signals = signals if signals is not None else round(members * months * 2.8)
+        return cls(
+            seed=seed,
+            as_of=as_of,
+            members=people,
+            signals=_signals(rng, people, n_signals, start, as_of, malformed_rate),
+            milestones=_milestones(rng, people, as_of),
+            checkins=_checkins(rng, people, as_of),
+            rotations=_rotations(rng, people, as_of, months),
+            reviews=_reviews(rng, people, as_of),
+        )
+
+
+# ---------------------------------------------------------------------------
+# Generators (one per table)
+
+
+def _region(zone: str) -> str:
+    return zone.split("/", 1)[0]
+
+
+def _members(rng: random.Random, count: int, as_of: dt.date) -> list[dict[str, Any]]:
+    n_leaders = max(1, round(count * 8 / 60)) if count > 1 else 1
+    leader_zones = [z for z, _, lw in ZONES for _ in range(int(lw))]
+    other_weights = [w for _, w, _ in ZONES]
+    other_zones = [z for z, _, _ in ZONES]
+    records: list[dict[str, Any]] = []
+    seen_emails: set[str] = set()
+    for i in range(count):
+        key = f"m{i + 1:03d}" if count < 1000 else f"m{i + 1:06d}"
+        first = FIRST_NAMES[(i * 7 + rng.randrange(len(FIRST_NAMES))) % len(FIRST_NAMES)]
+        last = LAST_NAMES[rng.randrange(len(LAST_NAMES))]
+        name = f"{first} {last}"
+        email = f"{first}.{last}".lower().replace("á", "a").replace("ö", "o") + "@example.com"
+        n = 2
+        while email in seen_emails:
+            email = email.replace("@", f"{n}@", 1) if n == 2 else email.replace(
+                f"{n - 1}@", f"{n}@", 1)
+            n += 1
+        seen_emails.add(email)
+        is_leader = i < n_leaders
+        zone = (leader_zones[i % len(leader_zones)] if is_leader
+                else rng.choices(other_zones, weights=other_weights)[0])
+        records.append({
+            "member_id": key,
+            "name": name if name not in {r["name"] for r in records[-50:]} else f"{name} {i}",
+            "email": email,
+            "role": rng.choice(LEADER_ROLES if is_leader else ROLES),
+            "is_leader": is_leader,
+            "timezone": zone,
+            "working_hours": rng.choice(WORKING_HOURS),
+            "track": None,
+            "stage": None,
+            "stage_started": None,
+            "mentor_id": None,
+        })
+    leaders = [r["member_id"] for r in records if r["is_leader"]]
+    # About a third of the rest are on the technical leadership track, mentored by a leader.
+    for record in records:
+        if record["is_leader"] or rng.random() > 0.36:
+            continue
+        stage = rng.choices(STAGES, weights=(5, 3, 1))[0]
+        months_in = rng.uniform(0.3, TRACK_STAGES[stage][0] * 1.6)
+        record["track"] = TRACK
+        record["stage"] = stage
+        record["stage_started"] = as_of - dt.timedelta(days=round(months_in * 30.44))
+        record["mentor_id"] = rng.choice(leaders)
+    return records
+
+
+def _evidence(rng: random.Random) -> str:
+    kind = rng.random()
+    if kind < 0.55:
+        return f"https://github.com/acme/{rng.choice(REPOS)}/pull/{rng.randint(100, 9999)}"
+    if kind < 0.8:
+        return f"https://docs.acme.example/adr/{rng.randint(1, 400):04d}"
+    return (f"https://acme.slack.com/archives/C0{rng.randint(10**7, 10**8 - 1)}"
+            f"/p{rng.randint(10**15, 10**16 - 1)}")
+
+
+def _signals(rng: random.Random, people: list[dict[str, Any]], count: int,
+             start: dt.date, as_of: dt.date, malformed_rate: float) -> list[dict[str, Any]]:
+    if count <= 0:
+        return []
+    keys = [p["member_id"] for p in people]
+    weights: list[float] = []
+    for p in people:
+        w = 1.5 if p["is_leader"] else (1.3 if p["track"] else 0.8)
+        w *= OBSERVER_BIAS.get(_region(p["timezone"]), 1.0)
+        w *= rng.uniform(0.5, 1.5)
+        weights.append(w)
+    # A few once-active members went quiet in the last two months (seed 001).
+    others = [i for i, p in enumerate(people) if not p["is_leader"]]
+    quiet = set(rng.sample(others, k=min(len(others), max(1, len(people) // 20))))
+    for i in quiet:
+        weights[i] *= 1.6
+    leaders = [p["member_id"] for p in people if p["is_leader"]]
+    indicators = list(INDICATORS)
+    span = (as_of - start).days
+    quiet_cutoff = as_of - dt.timedelta(days=60)
+    owners = rng.choices(range(len(people)), weights=weights, k=count)
+    records: list[dict[str, Any]] = []
+    for n, owner in enumerate(owners):
+        day = start + dt.timedelta(days=rng.randrange(span))
+        if owner in quiet and day > quiet_cutoff:
+            day = quiet_cutoff - dt.timedelta(days=rng.randrange(1, 120))
+        indicator = rng.choice(indicators)
+        when: dt.date | dt.datetime = day
+        if rng.random() < 0.1:  # some are stamped with a local time and offset
+            zone = dt.timezone(dt.timedelta(hours=rng.choice((-7, -4, 0, 1, 5.5, 9, 10))))
+            when = dt.datetime(day.year, day.month, day.day, rng.randint(8, 18),
+                               rng.choice((0, 15, 30, 45)), tzinfo=zone)
+        evidence_draw = rng.random()
+        evidence: str | None = (
+            _evidence(rng) if evidence_draw < 0.85
+            else (None if evidence_draw < 0.99 else rng.choice(_MALFORMED_EVIDENCE))
+        )
+        observer = rng.choice(leaders) if rng.random() < 0.7 else None
+        repo = rng.choice(REPOS)
+        record: dict[str, Any] = {
+            "signal_id": f"SIG-{n + 1}",
+            "member_id": keys[owner],
+            "signal_type": INDICATORS[indicator],
+            "indicator": indicator,
+            "evidence": evidence,
+            "date": when,
+            "impact": rng.choices(("Low", "Medium", "High"), weights=(50, 35, 15))[0],
+            "observed_by": observer if observer != keys[owner] else None,
+            "notes": f"{indicator} ({repo})",
+        }
+        if rng.random() < malformed_rate:
+            defect = rng.randrange(4)
+            if defect == 0:
+                record["impact"] = rng.choice(("Huge", "Critical"))
+            elif defect == 1:
+                record["date"] = None
+            elif defect == 2:
+                record["member_id"] = None
+            else:
+                record["signal_type"] = "Social"
+        records.append(record)
+    return records
+
+
+def _milestones(rng: random.Random, people: list[dict[str, Any]],
+                as_of: dt.date) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    for p in people:
+        if not p["track"]:
+            continue
+        current = STAGES.index(p["stage"])
+        started: dt.date = p["stage_started"]
+        for stage in STAGES[: current + 1]:
+            months, items = TRACK_STAGES[stage]
+            if stage == p["stage"]:
+                elapsed = (as_of - started).days / (months * 30.44)
+                done = min(len(items), int(len(items) * elapsed * rng.uniform(0.5, 1.3)))
+            else:
+                done = len(items)
+            for j, item in enumerate(items):
+                finished: dt.date | None = None
+                if j < done:
+                    window = max(1, (as_of - started).days) if stage == p["stage"] else 90
+                    anchor = started if stage == p["stage"] else started - dt.timedelta(days=95)
+                    finished = min(as_of, anchor + dt.timedelta(days=rng.randrange(window)))
+                records.append({
+                    "milestone_id": f"MS-{len(records) + 1}",
+                    "member_id": p["member_id"],
+                    "track": TRACK,
+                    "stage": stage,
+                    "milestone": item,
+                    "completed_on": finished,
+                    "evidence": _evidence(rng) if finished and rng.random() < 0.6 else None,
+                })
+    return records
+
+
+def _checkins(rng: random.Random, people: list[dict[str, Any]],
+              as_of: dt.date) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    for p in people:
+        if not p["mentor_id"]:
+            continue
+        first = max(p["stage_started"], as_of - dt.timedelta(days=180))
+        # A quarter of the pairs stopped meeting a while ago: they are overdue.
+        last = as_of - dt.timedelta(days=rng.randint(21, 60)) if rng.random() < 0.25 else as_of
+        day = first + dt.timedelta(days=rng.randrange(0, 7))
+        while day <= last:
+            focus = rng.choice(FOCUS_AREAS)
+            records.append({
+                "checkin_id": f"CI-{len(records) + 1}",
+                "mentee_id": p["member_id"],
+                "mentor_id": p["mentor_id"],
+                "date": day,
+                "focus_area": focus,
+                "progress": f"Moved forward on {focus.lower()}",
+                "challenges": rng.choice(("Time-zone gaps with reviewers", "Competing priorities",
+                                          "Unclear ownership", None)),
+                "observation": rng.choice(("Clear async updates", "Needs more delegation",
+                                           "Strong written design docs", None)),
+                "next_focus": rng.choice(FOCUS_AREAS),
+            })
+            day += dt.timedelta(days=14 + rng.choice((-1, 0, 0, 0, 1, 2)))
+    return records
+
+
+def _rotations(rng: random.Random, people: list[dict[str, Any]], as_of: dt.date,
+               months: int) -> list[dict[str, Any]]:
+    # The seed's rotation: one team of eight takes turns leading each sprint.
+    team = [p for p in people if not p["is_leader"]][:8] or people[:1]
+    sprints = max(1, round(months * 30.44 / 14))
+    first = as_of - dt.timedelta(days=14 * sprints)
+    order = list(range(len(team)))
+    rng.shuffle(order)
+    records = []
+    for n in range(sprints):
+        lead = team[order[n % len(order)]]
+        records.append({
+            "rotation_id": f"ROT-{n + 1}",
+            "sprint": f"Sprint {n + 1}",
+            "starts_on": first + dt.timedelta(days=14 * n),
+            "lead_id": lead["member_id"],
+        })
+    return records
+
+
+def _reviews(rng: random.Random, people: list[dict[str, Any]],
+             as_of: dt.date) -> list[dict[str, Any]]:
+    nominees = [p for p in people if p["stage"] in ("emerging_leader", "established_leader")]
+    nominees = nominees[:5] or [p for p in people if not p["is_leader"]][:2]
+    leaders = [p["member_id"] for p in people if p["is_leader"]]
+    decisions = ("Approved", "Pending", "Declined", "Approved", "Pending")
+    records = []
+    for n, p in enumerate(nominees):
+        decision = decisions[n % len(decisions)]
+        approvers = (rng.sample(leaders, k=min(len(leaders), 3 if decision == "Approved" else
+                                               rng.randint(1, 2))))
+        records.append({
+            "review_id": f"PR-{n + 1}",
+            "nominee_id": p["member_id"],
+            "proposed_role": "Tech Lead" if p["stage"] == "established_leader" else
+            "Senior Engineer",
+            "technical_excellence": rng.choice((3.0, 3.5, 4.0, 4.5, 5.0)),
+            "leadership_behaviors": rng.choice((2.5, 3.0, 3.5, 4.0, 4.5)),
+            "business_impact": rng.choice((3.0, 3.5, 4.0, 4.5)),
+            "cultural_contribution": rng.choice((3.0, 4.0, 5.0)),
+            "growth_trajectory": rng.choice((3.0, 3.5, 4.0, 5.0)),
+            "approvers": approvers,
+            "decision": decision,
+            "decided_on": (as_of - dt.timedelta(days=rng.randint(5, 60))
+                           if decision != "Pending" else None),
+        })
+    return records
+
+
+# ---------------------------------------------------------------------------
+# How the sample is laid out in each workspace
+
+NotionType = Literal[
+    "title", "rich_text", "number", "select", "multi_select", "status", "date", "people",
+    "relation", "rollup", "formula", "checkbox", "url", "email", "phone_number",
+    "created_time", "last_edited_time", "created_by", "last_edited_by", "unique_id", "files",
+]
+AirtableType = Literal[
+    "singleLineText", "multilineText", "richText", "number", "percent", "currency", "duration",
+    "singleSelect", "multipleSelects", "date", "dateTime", "checkbox", "url", "email",
+    "phoneNumber", "multipleRecordLinks", "singleCollaborator", "multipleCollaborators",
+    "multipleLookupValues", "rollup", "formula", "count", "createdTime", "lastModifiedTime",
+    "createdBy", "lastModifiedBy", "autoNumber", "multipleAttachments",
+]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One property (Notion) / field (Airtable) of a sample table.
+
+    ``column`` is the canonical column it holds (None for decoration such as
+    formulas). ``notion``/``airtable`` give its type in each workspace (None:
+    absent there). ``labels`` turn canonical values into the workspace's
+    display labels (``"early_leadership"`` -> ``"Early leadership"``).
+    ``extra`` carries type settings: ``target`` (the canonical table a
+    relation/link points to), ``expression`` (Notion formula),
+    ``airtable_formula``, ``relation``/``through`` and ``property``/``field``
+    (rollup / lookup source), ``function`` (rollup function), ``prefix``
+    (unique_id).
+    """
+
+    name: str
+    notion: NotionType | None
+    airtable: AirtableType | None
+    column: str | None = None
+    options: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def label(self, value: Any) -> Any:
+        """The workspace's label for a canonical value."""
+        if isinstance(value, str):
+            return self.labels.get(value, value)
+        return value
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    """A canonical table as the sample workspaces hold it."""
+
+    table: str
+    notion_title: str
+    airtable_name: str
+    fields: tuple[FieldSpec, ...]
+
+    def for_service(self, service: Literal["notion", "airtable"]) -> tuple[FieldSpec, ...]:
+        return tuple(f for f in self.fields if getattr(f, service) is not None)
+
+
+_STAGE_LABELS = {
+    "early_leadership": "Early leadership",
+    "emerging_leader": "Emerging leader",
+    "established_leader": "Established leader",
+}
+_ZONE_NAMES = tuple(z for z, _, _ in ZONES)
+
+LAYOUT: tuple[TableLayout, ...] = (
+    TableLayout("members", "Team Members", "Members", (
+        FieldSpec("Name", "title", "singleLineText", "name"),
+        FieldSpec("Person", "people", None, "member_id"),
+        FieldSpec("Email", "email", "email", "email"),
+        FieldSpec("Role", "select", "singleSelect", "role", ROLES + LEADER_ROLES[:2]),
+        FieldSpec("Leader", "checkbox", "checkbox", "is_leader"),
+        FieldSpec("Time zone", "select", "singleSelect", "timezone", _ZONE_NAMES),
+        FieldSpec("Working hours", "rich_text", "singleLineText", "working_hours"),
+        FieldSpec("Track", "select", "singleSelect", "track", (TRACK,),
+                  labels={TRACK: "Technical leadership"}),
+        FieldSpec("Stage", "status", "singleSelect", "stage", tuple(_STAGE_LABELS.values()),
+                  labels=_STAGE_LABELS),
+        FieldSpec("Stage started", "date", "date", "stage_started"),
+        FieldSpec("Mentor", "relation", "multipleRecordLinks", "mentor_id",
+                  extra={"target": "members"}),
+        FieldSpec("Member ID", "unique_id", "autoNumber", None, extra={"prefix": "TM"}),
+        FieldSpec("Last edited", "last_edited_time", "lastModifiedTime", None),
+    )),
+    TableLayout("signals", "Leadership Signals", "Signals", (
+        FieldSpec("Summary", "title", "singleLineText", "notes"),
+        FieldSpec("Signal ID", "unique_id", None, "signal_id", extra={"prefix": "SIG"}),
+        FieldSpec("Team Member", "people", "multipleRecordLinks", "member_id",
+                  extra={"target": "members"}),
+        FieldSpec("Signal Type", "select", "singleSelect", "signal_type",
+                  ("Technical", "Operational", "Communication")),
+        FieldSpec("Indicator", "select", "singleSelect", "indicator", tuple(INDICATORS)),
+        FieldSpec("Evidence", "url", "url", "evidence"),
+        FieldSpec("Date", "date", "dateTime", "date"),
+        FieldSpec("Impact", "select", "singleSelect", "impact", ("Low", "Medium", "High")),
+        FieldSpec("Observed by", "people", "singleCollaborator", "observed_by"),
+        FieldSpec("Impact points", "formula", "formula", None, extra={
+            "expression": 'if(prop("Impact") == "High", 9, if(prop("Impact") == "Medium", 3, 1))',
+            "airtable_formula": "IF({Impact}='High',9,IF({Impact}='Medium',3,1))",
+        }),
+        FieldSpec("Member time zone", None, "multipleLookupValues", None,
+                  extra={"through": "Team Member", "field": "Time zone"}),
+        FieldSpec("Created", "created_time", "createdTime", None),
+        FieldSpec("Last modified", "last_edited_time", "lastModifiedTime", None),
+    )),
+    TableLayout("milestones", "Track Milestones", "Milestones", (
+        FieldSpec("Milestone", "title", "singleLineText", "milestone"),
+        FieldSpec("Member", "relation", "multipleRecordLinks", "member_id",
+                  extra={"target": "members"}),
+        FieldSpec("Track", "select", "singleSelect", "track", (TRACK,),
+                  labels={TRACK: "Technical leadership"}),
+        FieldSpec("Stage", "select", "singleSelect", "stage", tuple(_STAGE_LABELS.values()),
+                  labels=_STAGE_LABELS),
+        FieldSpec("Completed", "date", "date", "completed_on"),
+        FieldSpec("Evidence", "url", "url", "evidence"),
+        FieldSpec("Member time zone", "rollup", "multipleLookupValues", None, extra={
+            "relation": "Member", "property": "Time zone", "function": "show_original",
+            "through": "Member", "field": "Time zone",
+        }),
+    )),
+    TableLayout("checkins", "Mentor Check-ins", "Check-ins", (
+        FieldSpec("Check-in", "title", "singleLineText", "checkin_id"),
+        FieldSpec("Mentee", "relation", "multipleRecordLinks", "mentee_id",
+                  extra={"target": "members"}),
+        FieldSpec("Mentor", "people", "singleCollaborator", "mentor_id"),
+        FieldSpec("Date", "date", "date", "date"),
+        FieldSpec("Focus area", "rich_text", "singleLineText", "focus_area"),
+        FieldSpec("Progress", "rich_text", "multilineText", "progress"),
+        FieldSpec("Challenges", "rich_text", "multilineText", "challenges"),
+        FieldSpec("Mentor observation", "rich_text", "multilineText", "observation"),
+        FieldSpec("Next focus", "rich_text", "singleLineText", "next_focus"),
+    )),
+    TableLayout("rotations", "Sprint Lead Rotation", "Rotation", (
+        FieldSpec("Sprint", "title", "singleLineText", "sprint"),
+        FieldSpec("Starts", "date", "date", "starts_on"),
+        FieldSpec("Lead", "rich_text", "singleLineText", "lead_id"),  # a name typed as text
+    )),
+    TableLayout("reviews", "Promotion Reviews", "Promotion Reviews", (
+        FieldSpec("Review", "title", "singleLineText", "review_id"),
+        FieldSpec("Nominee", "relation", "multipleRecordLinks", "nominee_id",
+                  extra={"target": "members"}),
+        FieldSpec("Proposed role", "select", "singleSelect", "proposed_role",
+                  ("Senior Engineer", "Tech Lead", "Engineering Manager")),
+        FieldSpec("Technical Excellence", "number", "number", "technical_excellence"),
+        FieldSpec("Leadership Behaviors", "number", "number", "leadership_behaviors"),
+        FieldSpec("Business Impact", "number", "number", "business_impact"),
+        FieldSpec("Cultural Contribution", "number", "number", "cultural_contribution"),
+        FieldSpec("Growth Trajectory", "number", "number", "growth_trajectory"),
+        FieldSpec("Approvers", "people", "multipleCollaborators", "approvers"),
+        FieldSpec("Decision", "status", "singleSelect", "decision",
+                  ("Pending", "Declined", "Approved")),
+        FieldSpec("Decided on", "date", "date", "decided_on"),
+    )),
+)
+
+
+def layout(table: str) -> TableLayout:
+    for item in LAYOUT:
+        if item.table == table:
+            return item
+    raise KeyError(table)
+
+
+def default_fields(service: Literal["notion", "airtable"], table: str) -> dict[str, str]:
+    """The ``fields`` mapping of ``leadsync.toml`` for a sample table in ``service``."""
+    return {
+        f.column: f.name
+        for f in layout(table).for_service(service)
+        if f.column is not None
+    }

@@ -1,0 +1,48 @@
+"""Shared test helpers: where the real API payloads live, and emulator fixtures."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leadsync.emulator import Emulator, Limits
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_dir() -> Path:
+    """``../shared`` beside the clone, or ``$LEADSYNC_SHARED`` (for git worktrees)."""
+    return Path(os.environ.get("LEADSYNC_SHARED", REPO.parent / "shared")).resolve()
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    """The real Notion and Airtable payloads in ``../shared/fixtures`` (read, never copied)."""
+    path = shared_dir() / "fixtures"
+    if not (path / "notion").is_dir() or not (path / "airtable").is_dir():
+        pytest.fail(
+            f"the real API payloads are missing: expected {path}/notion and {path}/airtable. "
+            "Clone ../shared beside this repository, or set LEADSYNC_SHARED to its path.",
+            pytrace=False,
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def load_fixture(fixtures_dir: Path) -> Any:
+    """``load_fixture("notion/database_retrieve_2025-09-03.json")`` -> parsed JSON."""
+    def load(name: str) -> Any:
+        return json.loads((fixtures_dir / name).read_text(encoding="utf-8"))
+    return load
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    """An empty emulator with no rate limits, serving on loopback."""
+    with Emulator(seed=0, limits=Limits.unlimited()) as emu:
+        yield emu
