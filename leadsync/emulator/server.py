@@ -69,7 +69,7 @@ class Emulator:
     lets a test edit "in the same minute"). ``sample`` seeds the sample
     organisation into both services: ``True`` for the default size, a
     :class:`~leadsync.emulator.sample.SampleOrg`, or ``False`` for empty
-    workspaces.
+    workspaces; ``workspaces`` says which services get it.
     """
 
     def __init__(
@@ -79,6 +79,7 @@ class Emulator:
         limits: Limits | None = None,
         clock: Clock | None = None,
         sample: Any = False,
+        workspaces: tuple[str, ...] = ("notion", "airtable"),
         host: str = "127.0.0.1",
         port: int = 0,
         notion_token: str = NOTION_TOKEN,
@@ -103,8 +104,9 @@ class Emulator:
         self._server: _ThreadingServer | None = None
         self._thread: threading.Thread | None = None
         self._install_services()
+        self.sample: Any = None
         if sample is not False and sample is not None:
-            self.seed_sample(sample)
+            self.sample = self.seed_sample(sample, workspaces)
 
     # -- services ---------------------------------------------------------
 
@@ -116,14 +118,17 @@ class Emulator:
         self.airtable = AirtableService(self)
         self._services = [self.notion, self.airtable]
 
-    def seed_sample(self, sample: Any = True) -> Any:
-        """Load the sample organisation into both workspaces; returns the SampleOrg."""
+    def seed_sample(self, sample: Any = True,
+                    workspaces: tuple[str, ...] = ("notion", "airtable")) -> Any:
+        """Load the sample organisation into the named workspaces; returns the SampleOrg."""
         from leadsync.emulator.sample import SampleOrg
 
         org = sample if isinstance(sample, SampleOrg) else SampleOrg.generate(seed=self.seed)
         with self.lock:
-            self.notion.seed_sample(org)
-            self.airtable.seed_sample(org)
+            if "notion" in workspaces:
+                self.notion.seed_sample(org)
+            if "airtable" in workspaces:
+                self.airtable.seed_sample(org)
         return org
 
     def bucket(self, service: str, key: str, rate: float | None, burst: float,
