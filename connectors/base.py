@@ -1,0 +1,489 @@
+"""What both connectors share: records, the source contract, pacing, retries, progress.
+
+A connector turns one workspace table into :class:`Record` values (canonical
+column names, Python values, member references as
+:class:`~leadsync.tables.MemberRef`), through three seams:
+
+- :class:`RateLimiter` paces requests below the service's published rate, so a
+  normal pull meets no 429 at all;
+- :func:`retrying` retries what is worth retrying (429 after its
+  ``Retry-After``, 5xx, timeouts, resets) and nothing else, with tenacity;
+- :class:`Progress` shows a bar on a terminal or in a notebook and plain log
+  lines in cron.
+
+:class:`TableSource` is the contract the sync job (``leadsync.sync``) relies
+on; :func:`records_to_frame` makes a canonical frame of records, merging the
+connector's decode problems into the quarantine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Protocol, TypeVar
+
+import pandas as pd
+import tenacity
+
+from leadsync.errors import RateLimitedError, SchemaError, UpstreamError
+from leadsync.tables import QUARANTINE_COLUMNS, MemberIndex, Validated, build_frame
+
+__all__ = [
+    "Cursor",
+    "FieldRef",
+    "Progress",
+    "PullStats",
+    "RateLimiter",
+    "Record",
+    "RetryPolicy",
+    "TableSource",
+    "WriteResult",
+    "records_to_frame",
+    "resolve_fields",
+    "retrying",
+]
+
+log = logging.getLogger("leadsync.connectors")
+
+T = TypeVar("T")
+
+
+# ---------------------------------------------------------------------------
+# Records and the source contract
+
+
+@dataclass(frozen=True)
+class Record:
+    """One workspace row decoded to canonical columns.
+
+    ``values`` maps canonical column names to Python values (member columns
+    hold :class:`~leadsync.tables.MemberRef`). ``problem`` is set when the row
+    could not be decoded at all; such a row is quarantined with that reason.
+    """
+
+    source_id: str
+    created_time: dt.datetime | None
+    last_edited_time: dt.datetime | None
+    values: Mapping[str, Any]
+    problem: str | None = None
+
+    def row(self) -> dict[str, Any]:
+        """The values plus ``source_id``, ``created_time`` and ``last_edited_time``."""
+        return {
+            **self.values,
+            "source_id": self.source_id,
+            "created_time": self.created_time,
+            "last_edited_time": self.last_edited_time,
+        }
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where an incremental pull starts: rows edited at or after ``since - lag``.
+
+    Both services round edit times (Notion to the minute, Airtable to the
+    second), so a cursor is moved back by ``lag`` and the overlap is
+    de-duplicated by row id.
+    """
+
+    since: dt.datetime | None = None
+    lag: dt.timedelta = dt.timedelta(minutes=2)
+
+    @property
+    def query_from(self) -> dt.datetime | None:
+        return None if self.since is None else self.since - self.lag
+
+    def advanced(self, records: Iterable[Record]) -> Cursor:
+        """The cursor after ``records``: the newest edit time the server reported."""
+        newest = self.since
+        for record in records:
+            if record.last_edited_time is not None and (
+                newest is None or record.last_edited_time > newest
+            ):
+                newest = record.last_edited_time
+        return Cursor(newest, self.lag)
+
+
+@dataclass
+class PullStats:
+    """What a pull cost: requests sent, 429s met, retries, rows, seconds."""
+
+    requests: int = 0
+    rate_limited: int = 0
+    retries: int = 0
+    rows: int = 0
+    seconds: float = 0.0
+    waited_seconds: float = 0.0
+
+    def add(self, other: PullStats) -> None:
+        for name in ("requests", "rate_limited", "retries", "rows", "seconds",
+                     "waited_seconds"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class WriteResult:
+    """What a write did: ids created and updated, rows left alone, rows refused with why."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[tuple[Mapping[str, Any], str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+class TableSource(Protocol):
+    """One workspace table as the sync job sees it."""
+
+    service: str
+    table: str
+    stats: PullStats
+
+    def fetch(self, cursor: Cursor | None = None) -> Iterator[Record]:
+        """Every row edited at or after ``cursor.query_from`` (all rows without a cursor),
+        complete (long relations expanded), each id once."""
+        ...
+
+    def list_ids(self) -> set[str]:
+        """The ids of every live row, fetched as cheaply as the API allows."""
+        ...
+
+
+def records_to_frame(
+    table: str,
+    records: Iterable[Record],
+    *,
+    members: pd.DataFrame | MemberIndex | None = None,
+) -> Validated:
+    """A canonical frame of ``records``; undecodable records join the quarantine."""
+    good: list[dict[str, Any]] = []
+    broken: list[Record] = []
+    for record in records:
+        if record.problem:
+            broken.append(record)
+        else:
+            good.append(record.row())
+    result = build_frame(table, good, members=members)
+    if not broken:
+        return result
+    extra = pd.DataFrame(
+        {
+            "table": pd.Series([table] * len(broken), dtype="string"),
+            "source_id": pd.Series([r.source_id for r in broken], dtype="string"),
+            "reason": pd.Series([r.problem for r in broken], dtype="string"),
+            "record": pd.Series([repr(dict(r.values)) for r in broken], dtype="string"),
+        }
+    )
+    quarantine = pd.concat([result.quarantine, extra], ignore_index=True)[list(QUARANTINE_COLUMNS)]
+    return Validated(result.frame, quarantine)
+
+
+# ---------------------------------------------------------------------------
+# Field mapping
+
+
+@dataclass(frozen=True)
+class FieldRef:
+    """A property (Notion) or field (Airtable) as the schema names it."""
+
+    id: str
+    name: str
+    type: str
+
+
+def resolve_fields(
+    mapping: Mapping[str, str],
+    available: Sequence[FieldRef],
+    *,
+    where: str,
+) -> dict[str, FieldRef]:
+    """Canonical column -> the workspace field it maps to, matched by id, then by name.
+
+    Matching ids first is what keeps a sync working after a rename: once a
+    mapping has been resolved, callers keep the ids. A mapped field that does
+    not exist raises :class:`~leadsync.errors.SchemaError` naming every field
+    that does. ``where`` names the table for the message.
+    """
+    by_id = {f.id: f for f in available}
+    by_name = {f.name: f for f in available}
+    by_folded: dict[str, list[FieldRef]] = {}
+    for f in available:
+        by_folded.setdefault(f.name.casefold(), []).append(f)
+    resolved: dict[str, FieldRef] = {}
+    missing: list[str] = []
+    for column, wanted in mapping.items():
+        found = by_id.get(wanted) or by_name.get(wanted)
+        if found is None:
+            folded = by_folded.get(wanted.casefold(), [])
+            found = folded[0] if len(folded) == 1 else None
+        if found is None:
+            missing.append(f"{column} -> {wanted!r}")
+        else:
+            resolved[column] = found
+    if missing:
+        names = ", ".join(f"{f.name!r} ({f.type})" for f in available)
+        raise SchemaError(
+            f"{where}: mapped field(s) not found: {'; '.join(missing)}. "
+            f"The fields that exist are: {names}"
+        )
+    return resolved
+
+
+# ---------------------------------------------------------------------------
+# Pacing
+
+
+class RateLimiter:
+    """A blocking token bucket: ``acquire()`` returns when a request may go.
+
+    ``rate`` is requests per second and ``burst`` how many may go back to back.
+    After a 429, :meth:`hold` makes every caller wait out the server's
+    ``Retry-After`` together. Thread-safe.
+    """
+
+    def __init__(self, rate: float, burst: float = 1.0, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.burst = max(1.0, burst)
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = self.burst
+        self._stamp = clock()
+        self._held_until = 0.0
+        self._lock = threading.Lock()
+        self.waited = 0.0
+
+    def acquire(self) -> float:
+        """Block until a request may be sent; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                hold = self._held_until - now
+                if hold <= 0:
+                    self._tokens = min(self.burst,
+                                       self._tokens + (now - self._stamp) * self.rate)
+                    self._stamp = now
+                    if self._tokens >= 1 - 1e-9:  # float dust must not stall a due call
+                        self._tokens = max(0.0, self._tokens - 1)
+                        self.waited += waited
+                        return waited
+                    pause = (1 - self._tokens) / self.rate
+                else:
+                    pause = hold
+            self._sleep(pause)
+            waited += pause
+
+    def hold(self, seconds: float) -> None:
+        """Send nothing for ``seconds`` (the server said so); the bucket restarts empty."""
+        with self._lock:
+            until = self._clock() + seconds
+            if until > self._held_until:
+                self._held_until = until
+            self._tokens = 0.0
+            self._stamp = self._held_until
+
+
+# ---------------------------------------------------------------------------
+# Retries
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When to try again.
+
+    - 429: wait the server's ``Retry-After`` (``default_rate_wait`` when it sent
+      none), unless one wait would exceed ``max_wait`` or the 429s of one call
+      would add up past ``max_rate_limited_total``: then give up with
+      :class:`~leadsync.errors.RateLimitedError` (transient: cron may retry).
+    - 5xx, timeouts, resets (:class:`~leadsync.errors.UpstreamError`):
+      exponential backoff with full jitter from ``backoff_initial`` to
+      ``backoff_max``, at most ``max_attempts`` tries in all.
+    - Anything else: no retry.
+    """
+
+    max_attempts: int = 6
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    max_wait: float = 900.0
+    max_rate_limited_total: float = 3600.0
+    default_rate_wait: float = 1.0
+
+
+class _Stop(tenacity.stop.stop_base):
+    def __init__(self, policy: RetryPolicy, state: dict[str, float]):
+        self.policy = policy
+        self.state = state
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(exc, RateLimitedError):
+            wait = exc.retry_after if exc.retry_after is not None else \
+                self.policy.default_rate_wait
+            return (wait > self.policy.max_wait
+                    or self.state["rate_waited"] + wait > self.policy.max_rate_limited_total)
+        return retry_state.attempt_number >= self.policy.max_attempts
+
+
+def retrying(
+    call: Callable[[], T],
+    *,
+    policy: RetryPolicy,
+    limiter: RateLimiter | None = None,
+    stats: PullStats | None = None,
+    what: str = "request",
+    rng: random.Random | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run ``call`` (which raises leadsync errors) under ``policy``.
+
+    Each attempt first takes a token from ``limiter``. A 429 holds the
+    limiter for its ``Retry-After`` so no other request goes meanwhile. On
+    giving up, the last error is raised as is; a 429 that asked for more than
+    ``policy.max_wait`` says so.
+    """
+    state = {"rate_waited": 0.0}
+    jitter = rng or random.Random()
+
+    def wait(retry_state: tenacity.RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(exc, RateLimitedError):
+            seconds = exc.retry_after if exc.retry_after is not None else \
+                policy.default_rate_wait
+            state["rate_waited"] += seconds
+            if limiter is not None:
+                limiter.hold(seconds)
+                return 0.0  # the limiter does the waiting, for every caller
+            return seconds
+        return jitter.uniform(0, backoff_ceiling(retry_state.attempt_number, policy))
+
+    def before_sleep(retry_state: tenacity.RetryCallState) -> None:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        if stats is not None:
+            stats.retries += 1
+        delay = retry_state.next_action.sleep if retry_state.next_action else 0.0
+        if isinstance(exc, RateLimitedError) and limiter is not None:
+            delay = exc.retry_after if exc.retry_after is not None else policy.default_rate_wait
+        log.warning("%s: %s; retrying in %.1fs (attempt %d)", what, exc, delay,
+                    retry_state.attempt_number + 1)
+
+    def attempt() -> T:
+        if limiter is not None:
+            waited = limiter.acquire()
+            if stats is not None:
+                stats.waited_seconds += waited
+        if stats is not None:
+            stats.requests += 1
+        try:
+            return call()
+        except RateLimitedError:
+            if stats is not None:
+                stats.rate_limited += 1
+            raise
+
+    retryer = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type((RateLimitedError, UpstreamError)),
+        stop=_Stop(policy, state),
+        wait=wait,
+        before_sleep=before_sleep,
+        sleep=sleep,
+        reraise=True,
+    )
+    try:
+        return retryer(attempt)
+    except RateLimitedError as exc:
+        asked = exc.retry_after
+        if asked is not None and asked > policy.max_wait:
+            raise RateLimitedError(
+                f"{what}: the API asked to wait {asked:.0f}s, more than the "
+                f"{policy.max_wait:.0f}s this run accepts; try again later",
+                service=exc.service, retry_after=asked, status=exc.status, code=exc.code,
+                request_id=exc.request_id,
+            ) from exc
+        raise
+
+
+# ---------------------------------------------------------------------------
+# Progress
+
+
+class Progress:
+    """Progress of a long pull: a bar on a terminal or in a notebook, log lines in cron.
+
+    ``show=None`` decides from where the process runs; ``True``/``False`` force it.
+    Use as a context manager and call :meth:`update` with the rows just done.
+    """
+
+    LOG_EVERY_SECONDS = 10.0
+
+    def __init__(self, what: str, *, total: int | None = None, unit: str = "rows",
+                 show: bool | None = None, logger: logging.Logger | None = None):
+        self.what = what
+        self.total = total
+        self.unit = unit
+        self.done = 0
+        self._log = logger or log
+        self._bar: Any = None
+        self._started = time.monotonic()
+        self._last_log = self._started
+        interactive = _interactive() if show is None else show
+        if interactive:
+            if "ipykernel" in sys.modules:
+                from tqdm.auto import tqdm
+            else:
+                from tqdm import tqdm
+            self._bar = tqdm(total=total, desc=what, unit=f" {unit}", leave=False,
+                             file=sys.stderr, dynamic_ncols=True)
+
+    def update(self, count: int = 1) -> None:
+        self.done += count
+        if self._bar is not None:
+            self._bar.update(count)
+            return
+        now = time.monotonic()
+        if now - self._last_log >= self.LOG_EVERY_SECONDS:
+            self._last_log = now
+            self._log.info("%s: %d %s so far%s", self.what, self.done, self.unit,
+                           f" of {self.total}" if self.total else "")
+
+    def close(self) -> None:
+        elapsed = time.monotonic() - self._started
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        self._log.info("%s: %d %s in %.1fs", self.what, self.done, self.unit, elapsed)
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def _interactive() -> bool:
+    if "ipykernel" in sys.modules:
+        return True
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def backoff_ceiling(attempt: int, policy: RetryPolicy) -> float:
+    """The largest backoff before retry ``attempt`` (for docs and tests)."""
+    return min(policy.backoff_max, policy.backoff_initial * math.pow(2, attempt - 1))
