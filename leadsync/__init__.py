@@ -7,6 +7,8 @@ Pull the tracking tables (``read_notion``, ``read_airtable``, or a nightly
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from leadsync.config import Config, load_config
 from leadsync.errors import (
     AuthError,
@@ -29,6 +31,19 @@ from leadsync.tables import TABLES, MemberRef, Validated, build_frame, empty_fra
 
 __version__ = "0.1.0"
 
+if TYPE_CHECKING:
+    from leadsync.store import Store, open_store
+
+
+def __getattr__(name: str) -> Any:
+    # The store pulls in the connector base and sqlite; import it when first used.
+    if name in ("open_store", "Store"):
+        from leadsync import store
+
+        return getattr(store, name)
+    raise AttributeError(f"module 'leadsync' has no attribute {name!r}")
+
+
 __all__ = [
     "TABLES",
     "AuthError",
@@ -44,6 +59,7 @@ __all__ = [
     "ReportWriteError",
     "RequestRejectedError",
     "SchemaError",
+    "Store",
     "StoreCorruptError",
     "StoreError",
     "StoreLockedError",
@@ -53,4 +69,5 @@ __all__ = [
     "build_frame",
     "empty_frame",
     "load_config",
+    "open_store",
 ]

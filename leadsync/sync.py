@@ -1,0 +1,456 @@
+"""The nightly sync: every configured table, incrementally, into the local store.
+
+:func:`run_sync` is what ``leadsync sync`` runs. For each table, ``members``
+first (the others resolve their member references against it):
+
+1. **Open the source** (:func:`leadsync.sources.open_source`), reusing the
+   field ids the mapping resolved to last time, so an upstream rename keeps
+   mapping.
+2. **Pull**: ``source.fetch(Cursor(since, lag))``, every row edited at or
+   after the stored cursor minus ``sync.overlap_seconds`` (both services round
+   edit times); without a cursor (first run) or with ``--full``, every row.
+3. **Upsert** the rows by source id in batches of :data:`BATCH_SIZE`, each in
+   its own transaction. A row is compared with the stored one first: unchanged
+   rows are not rewritten, a tombstoned row that comes back is revived. The
+   batch's quarantine entries are set in the same transaction.
+4. **Move the cursor**, after the pull has ended, in one transaction, to the
+   newest server edit time seen (:meth:`Cursor.advanced`), with the resolved
+   field ids.
+5. **Reconcile** when due (``--full``, the first run, or ``sync.full_every_days``
+   elapsed since the table's last reconciliation; 0 means every run): the ids
+   of every live row (``source.list_ids()``, or the ids a full pull just saw)
+   are compared with the store: live rows missing upstream get a tombstone
+   (``deleted_at``; values kept), tombstoned ids present again are revived.
+   If the listing holds ids the store has never seen (a row the cursor
+   missed), the table is re-read in full first. One transaction.
+
+Why a crash loses and duplicates nothing
+    Every write is a transaction, and the order of commits is the guarantee:
+    a batch is committed before the cursor that covers it, and the cursor is
+    committed only after the whole pull. A process killed anywhere (SIGKILL,
+    power cut: ``synchronous=FULL``) leaves earlier batches committed, the
+    current one rolled back, and the cursor where it was; the next run pulls
+    again from that cursor and upserts by source id, so rows already committed
+    compare unchanged, and the rest are written. Rows are keyed by
+    ``(table, source_id)``, so nothing can be stored twice. A reconciliation
+    interrupted before its commit is still due next run. The quarantine is
+    recomputed whole whenever a table's ``quarantine_stale`` flag is set,
+    which a members change sets durably in its own batch. The ``running``
+    entry a killed run leaves in the run log becomes ``interrupted``.
+
+Only one run writes: the store's :class:`~leadsync.store.SyncLock` is taken
+before the store is opened, and a second run exits at once with
+:class:`~leadsync.errors.StoreLockedError` (exit 75), having touched nothing.
+
+``dry_run=True`` pulls and compares, and writes nothing at all: no rows, no
+cursor, no run log, no lock, and no store file when there is none yet.
+
+Testing hook: ``LEADSYNC_CRASH_AT`` kills the process at a named checkpoint
+(:mod:`leadsync.store_hooks`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from leadsync.config import Config
+
+if TYPE_CHECKING:  # mypy checks connectors/ as the top-level package it is on disk
+    from connectors.base import (
+        Cursor,
+        Progress,
+        PullStats,
+        Record,
+        TableSource,
+        records_to_frame,
+    )
+else:
+    from leadsync.connectors.base import (
+        Cursor,
+        Progress,
+        PullStats,
+        Record,
+        TableSource,
+        records_to_frame,
+    )
+from leadsync.errors import ConfigError
+from leadsync.secrets import scrub
+from leadsync.sources import SourceFactory, open_source
+from leadsync.store import PreparedRow, QuarantineEntry, Store, SyncLock, store_path
+from leadsync.store_codec import UnstorableValueError, encode_time, encode_values
+from leadsync.store_hooks import CrashPoints
+from leadsync.tables import MemberIndex
+
+__all__ = ["BATCH_SIZE", "SyncSummary", "TableSummary", "run_sync"]
+
+log = logging.getLogger("leadsync.sync")
+
+#: Rows upserted per transaction: small enough that a crash redoes little,
+#: large enough that fsyncs (one per commit) stay a small share of the time.
+BATCH_SIZE = 200
+#: A reconciliation counts as due this long before ``full_every_days`` have
+#: fully passed, so a nightly job that starts a few seconds earlier than last
+#: week still reconciles on the seventh night.
+RECONCILE_SLACK = dt.timedelta(hours=1)
+
+_COUNTS = ("added", "updated", "unchanged", "deleted", "revived", "quarantined",
+           "in_quarantine", "requests", "rate_limited")
+
+
+@dataclass
+class TableSummary:
+    """What a run did to one table (in a dry run: what it would do)."""
+
+    table: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    revived: int = 0
+    #: rows added, updated or revived this run that went to the quarantine
+    quarantined: int = 0
+    #: rows of the table in the quarantine after the run
+    in_quarantine: int = 0
+    requests: int = 0
+    rate_limited: int = 0
+    seconds: float = 0.0
+    full_read: bool = False
+    reconciled: bool = False
+    cursor: str | None = None
+
+    def describe(self, dry_run: bool = False) -> str:
+        verbs = ("would add", "would update", "would delete", "would revive") if dry_run else \
+            ("added", "updated", "deleted", "revived")
+        how = " (full read)" if self.full_read else ""
+        how += ", reconciled" if self.reconciled else ""
+        return (f"{self.table}: {self.added} {verbs[0]}, {self.updated} {verbs[1]}, "
+                f"{self.deleted} {verbs[2]}, {self.revived} {verbs[3]}, {self.unchanged} "
+                f"unchanged, {self.quarantined} quarantined ({self.in_quarantine} in "
+                f"quarantine); {self.requests} requests, {self.rate_limited} rate-limited, "
+                f"{self.seconds:.1f}s{how}")
+
+
+@dataclass
+class SyncSummary:
+    """A whole run: per-table summaries and their totals; ``--json`` prints :meth:`as_dict`."""
+
+    store: str
+    dry_run: bool
+    full: bool
+    started_at: str
+    status: str = "ok"
+    run_id: int | None = None
+    seconds: float = 0.0
+    tables: list[TableSummary] = field(default_factory=list)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return {name: sum(getattr(t, name) for t in self.tables) for name in _COUNTS}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status, "dry_run": self.dry_run, "full": self.full,
+            "run_id": self.run_id, "store": self.store, "started_at": self.started_at,
+            "seconds": round(self.seconds, 3), **self.totals,
+            "tables": {t.table: {k: v for k, v in asdict(t).items() if k != "table"}
+                       for t in self.tables},
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2)
+
+    def describe(self) -> str:
+        t = self.totals
+        head = "dry run, nothing written" if self.dry_run else f"run {self.run_id}"
+        verb = "would change" if self.dry_run else "synced"
+        lines = [f"{verb} {self.store} in {self.seconds:.1f}s ({head}): {t['added']} added, "
+                 f"{t['updated']} updated, {t['deleted']} deleted, {t['revived']} revived, "
+                 f"{t['quarantined']} quarantined; {t['requests']} requests, "
+                 f"{t['rate_limited']} rate-limited"]
+        lines += [f"  {s.describe(self.dry_run)}" for s in self.tables]
+        return "\n".join(lines)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def tables_to_sync(config: Config, tables: Sequence[str] | None = None) -> list[str]:
+    """The tables a run syncs, ``members`` first, then in config order."""
+    configured = list(config.tables)
+    if tables:
+        unknown = [t for t in tables if t not in configured]
+        if unknown:
+            raise ConfigError(
+                f"--table {', '.join(unknown)}: not configured; the configured tables are "
+                f"{', '.join(configured)}", path=config.source)
+        configured = [t for t in configured if t in tables]
+    return sorted(configured, key=lambda t: t != "members")
+
+
+def _prepare(record: Record) -> tuple[Record, PreparedRow]:
+    try:
+        values = encode_values(record.values)
+    except UnstorableValueError as exc:
+        record = Record(record.source_id, record.created_time, record.last_edited_time, {},
+                        problem=str(exc))
+        values = encode_values({})
+    return record, PreparedRow(record.source_id, values, record.problem,
+                               encode_time(record.created_time),
+                               encode_time(record.last_edited_time))
+
+
+def _batch_quarantine(table: str, records: Sequence[Record], members: MemberIndex | None
+                      ) -> dict[str, QuarantineEntry | None]:
+    """Quarantine entries for a batch: set for rows that do not fit, cleared for the rest."""
+    validated = records_to_frame(table, records, members=members)
+    bad = {str(q.source_id): QuarantineEntry(str(q.reason),
+                                             q.record if isinstance(q.record, str) else None)
+           for q in validated.quarantine.itertuples(index=False)
+           if isinstance(q.source_id, str)}
+    return {r.source_id: bad.get(r.source_id) for r in records}
+
+
+def _batches(records: Iterable[Record], size: int, crash: CrashPoints, table: str
+             ) -> Iterator[list[Record]]:
+    batch: list[Record] = []
+    for record in records:
+        crash("fetched", table)
+        batch.append(record)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@dataclass
+class _Run:
+    """What one table's sync needs from the run."""
+
+    config: Config
+    store: Store
+    factory: SourceFactory
+    env: Mapping[str, str] | None
+    full: bool
+    dry_run: bool
+    crash: CrashPoints
+    progress: bool | None
+    batch_size: int
+    clock: Callable[[], dt.datetime]
+
+
+def _reconcile_due(run: _Run, stored_reconciled: dt.datetime | None, full_read: bool) -> bool:
+    if full_read or stored_reconciled is None:
+        return True
+    days = run.config.sync.full_every_days
+    if days == 0:
+        return True
+    return run.clock() - stored_reconciled >= dt.timedelta(days=days) - RECONCILE_SLACK
+
+
+def _pull(run: _Run, table: str, source: TableSource, cursor: Cursor | None,
+          members: MemberIndex | None, summary: TableSummary, changed: set[str],
+          seen: set[str], start: Cursor) -> Cursor:
+    """Fetch and upsert (or compare, in a dry run); returns the advanced cursor."""
+    store = run.store
+    advanced = start
+    label = f"{'dry run: ' if run.dry_run else ''}sync {table}"
+    with Progress(label, unit="rows", show=run.progress, logger=log) as bar:
+        for batch in _batches(source.fetch(cursor), run.batch_size, run.crash, table):
+            prepared = [_prepare(r) for r in batch]
+            records = [r for r, _ in prepared]
+            rows = [p for _, p in prepared]
+            advanced = advanced.advanced(records)
+            entries = None if table == "members" else _batch_quarantine(table, records, members)
+            if run.dry_run:
+                counts = store.compare_batch(table, rows)
+                summary.quarantined += sum(1 for e in (entries or {}).values() if e)
+            else:
+                counts = store.write_batch(table, rows, quarantine=entries,
+                                           members_changed=table == "members", now=run.clock())
+                changed.update(counts.changed_ids)
+            seen.update(r.source_id for r in rows)
+            summary.added += counts.added
+            summary.updated += counts.updated
+            summary.unchanged += counts.unchanged
+            summary.revived += counts.revived
+            bar.update(len(batch))
+    return advanced
+
+
+def _sync_table(run: _Run, table: str) -> TableSummary:
+    started = time.monotonic()
+    config, store, crash = run.config, run.store, run.crash
+    summary = TableSummary(table)
+    stored = store.cursor(table)
+    mapping = config.tables[table].fields
+    reuse = {} if stored is None else {
+        column: stored.field_ids[column] for column, name in mapping.items()
+        if column in stored.field_ids and stored.field_names.get(column) == name}
+    stats = PullStats()
+    source = run.factory(config, table, env=run.env, field_ids=reuse or None, stats=stats)
+    stats = getattr(source, "stats", None) or stats
+    crash("table-start", table)
+
+    lag = dt.timedelta(seconds=config.sync.overlap_seconds)
+    since = stored.since if stored else None
+    full_read = run.full or since is None
+    due = _reconcile_due(run, stored.reconciled_at if stored else None, full_read)
+    start = Cursor(since, lag)
+    members = None if table == "members" else store.member_index()
+    changed: set[str] = set()
+    seen: set[str] = set()
+    summary.full_read = full_read
+    cursor = _pull(run, table, source, None if full_read else start, members, summary,
+                   changed, seen, start)
+    crash("fetch-done", table)
+
+    resolved = _field_ids(source)
+    names = {c: mapping[c] for c in resolved if c in mapping} if resolved else None
+    if not run.dry_run:
+        store.commit_cursor(table, since=cursor.since, lag=lag, field_ids=resolved,
+                            field_names=names, finish=not due,
+                            recompute_quarantine=False, now=run.clock())
+    if due:
+        live = seen if full_read else set(source.list_ids())
+        if not full_read:
+            crash("listed", table)
+            unknown = live - store.known_ids(table).keys()
+            if unknown:
+                log.warning("%s: %d row(s) upstream were never pulled (edited before the "
+                            "cursor?); re-reading the whole table", table, len(unknown))
+                if run.dry_run:
+                    summary.added += len(unknown)
+                else:
+                    seen = set()
+                    summary.full_read = True
+                    cursor = _pull(run, table, source, None, members, summary, changed,
+                                   seen, cursor)
+                    store.commit_cursor(table, since=cursor.since, lag=lag,
+                                        field_ids=resolved, field_names=names, finish=False,
+                                        recompute_quarantine=False, now=run.clock())
+                    live = seen
+        if run.dry_run:
+            gone, back = store.compare_reconcile(table, live)
+            back = [b for b in back if b not in seen]  # fetched ones were counted already
+        else:
+            gone, back = store.reconcile(table, live, members_changed=table == "members",
+                                         recompute_quarantine=False, now=run.clock())
+        summary.deleted = len(gone)
+        summary.revived += len(back)
+        summary.reconciled = True
+
+    if not run.dry_run:
+        in_quarantine = store.quarantine_ids(table)
+        summary.in_quarantine = len(in_quarantine)
+        summary.quarantined = len(in_quarantine & changed)
+    else:
+        summary.in_quarantine = len(store.quarantine_ids(table))
+    summary.cursor = encode_time(cursor.since)
+    summary.requests = stats.requests
+    summary.rate_limited = stats.rate_limited
+    summary.seconds = time.monotonic() - started
+    log.info("%s%s", "dry run: " if run.dry_run else "", summary.describe(run.dry_run))
+    crash("table-done", table)
+    return summary
+
+
+def _field_ids(source: TableSource) -> dict[str, str] | None:
+    """The connector's resolved ``{column: field id}``, when it exposes them."""
+    raw = getattr(source, "field_ids", None)
+    if not raw:
+        return None
+    return {str(column): str(getattr(ref, "id", ref)) for column, ref in dict(raw).items()}
+
+
+def run_sync(
+    config: Config,
+    *,
+    full: bool = False,
+    dry_run: bool = False,
+    tables: Sequence[str] | None = None,
+    sources: SourceFactory | None = None,
+    env: Mapping[str, str] | None = None,
+    progress: bool | None = None,
+    batch_size: int = BATCH_SIZE,
+    clock: Callable[[], dt.datetime] = _utcnow,
+) -> SyncSummary:
+    """Sync the configured tables (or ``tables``) into the store at ``[store] path``.
+
+    ``full`` re-reads every row and reconciles deletions now; ``dry_run``
+    compares and writes nothing. ``sources`` replaces
+    :func:`~leadsync.sources.open_source` (tests, embedding); ``env`` is where
+    tokens are read (default ``os.environ``); ``progress`` forces the progress
+    bar on or off (default: on a terminal). Raises the connector's errors,
+    :class:`~leadsync.errors.StoreLockedError` when another run holds the
+    store, :class:`~leadsync.errors.StoreCorruptError` for a damaged store.
+    """
+    names = tables_to_sync(config, tables)
+    crash = CrashPoints.from_env(env if env is not None and CrashPoints.VARIABLE in env
+                                 else os.environ)
+    path = store_path(config)
+    summary = SyncSummary(str(path), dry_run, full, started_at=encode_time(clock()) or "")
+    started = time.monotonic()
+
+    def run_with(store: Store) -> None:
+        run = _Run(config, store, sources or open_source, env, full, dry_run, crash, progress,
+                   batch_size, clock)
+        for table in names:
+            summary.tables.append(_sync_table(run, table))
+
+    if dry_run:
+        store = Store.open(path, writable=False, upgrade=False) if _has_store(path) else \
+            Store.memory()
+        with store:
+            run_with(store)
+        summary.seconds = time.monotonic() - started
+        log.info("dry run: nothing written; %s", summary.describe().splitlines()[0])
+        return summary
+
+    with SyncLock(path) as lock:
+        crash("lock-acquired")
+        with Store.open(path, create=True, writable=True, check=True, lock=lock,
+                        checkpoint=crash) as store:
+            summary.run_id = store.begin_run(full=full, tables=names, now=clock())
+            crash("run-started")
+            log.info("sync run %d started: %s into %s%s", summary.run_id, ", ".join(names),
+                     path, " (full)" if full else "")
+            try:
+                run_with(store)
+            except BaseException as exc:
+                status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+                summary.status = status
+                summary.seconds = time.monotonic() - started
+                try:
+                    store.finish_run(summary.run_id, status=status,
+                                     totals={**summary.totals, "seconds": summary.seconds},
+                                     summary=summary.as_dict(),
+                                     error=scrub(str(exc) or type(exc).__name__),
+                                     now=clock())
+                except Exception:  # the original error matters more
+                    log.debug("could not log the failed run", exc_info=True)
+                raise
+            crash("run-before-finish")
+            summary.seconds = time.monotonic() - started
+            store.finish_run(summary.run_id, status="ok",
+                             totals={**summary.totals, "seconds": summary.seconds},
+                             summary=summary.as_dict(), error=None, now=clock())
+            crash("run-after-finish")
+    log.info("sync ok: %s", summary.describe().splitlines()[0])
+    return summary
+
+
+def _has_store(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except FileNotFoundError:
+        return False
