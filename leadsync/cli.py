@@ -9,6 +9,7 @@ one line on stderr and an exit code (ARCHITECTURE.md): 0 done, 1 failed,
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import sys
 import traceback
@@ -112,6 +113,46 @@ def check(ctx: click.Context) -> None:
     config = config_from(ctx)
     click.echo(describe_config(config))
     config.token()  # raises a ConfigError naming the variable when it is unset
+
+
+# ---------------------------------------------------------------------------
+# sync
+
+
+@main.command()
+@click.option("--full", is_flag=True,
+              help="Re-read every row (ignoring the cursor) and reconcile deletions now.")
+@click.option("--dry-run", is_flag=True,
+              help="Pull and compare, write nothing; show what would change.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the run summary as JSON on stdout.")
+@click.option("--table", "tables", multiple=True, metavar="NAME",
+              help="Sync only this table (repeatable; default: every configured table).")
+@click.pass_context
+@handled
+def sync(ctx: click.Context, full: bool, dry_run: bool, as_json: bool,
+         tables: tuple[str, ...]) -> None:
+    """Pull every configured table into the local store (made for cron).
+
+    Incremental from the last run's cursor; rows deleted upstream become
+    tombstones at each reconciliation (every [sync] full_every_days, on the
+    first run, or with --full). Safe to kill at any point: the next run
+    resumes. A second run while one is running exits 75 at once.
+    """
+    from leadsync.sync import run_sync
+
+    config = config_from(ctx)
+    # ctx.obj["sources"]: a source factory for tests and embedding (leadsync.testing)
+    sources = ctx.obj.get("sources") if isinstance(ctx.obj, dict) else None
+    try:
+        summary = run_sync(config, full=full, dry_run=dry_run, tables=tables or None,
+                           sources=sources)
+    except LeadsyncError as exc:
+        if as_json:
+            click.echo(json.dumps({"status": "failed", "error": scrub(str(exc)),
+                                   "exit_code": exit_code_for(exc)}, indent=2))
+        raise
+    click.echo(summary.to_json() if as_json else summary.describe())
 
 
 # ---------------------------------------------------------------------------

@@ -251,6 +251,7 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _damaged(path: Path, detail: object) -> StoreCorruptError:
+    detail = " ".join(str(detail).split())  # quick_check answers in lines; errors are one
     return StoreCorruptError(
         f"{path}: the store is damaged ({detail}); it was left untouched. Restore it from a "
         "backup, or move it aside and run `leadsync sync` to rebuild it from the workspace"
@@ -467,6 +468,12 @@ class Store:
             out.append((Record(source_id, decode_time(created), decode_time(edited),
                                decode_values(values), problem), deleted))
         return out
+
+    def records(self, table: str, *, include_deleted: bool = False) -> list[Record]:
+        """The stored rows of ``table`` as the connector decoded them (before validation)."""
+        schema(table)
+        with self._read() as conn:
+            return [r for r, _ in self._records(conn, table, include_deleted=include_deleted)]
 
     def _validated(self, conn: sqlite3.Connection, table: str, *,
                    include_deleted: bool = False) -> tuple[Validated, dict[str, str | None]]:

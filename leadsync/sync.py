@@ -84,7 +84,14 @@ else:
 from leadsync.errors import ConfigError
 from leadsync.secrets import scrub
 from leadsync.sources import SourceFactory, open_source
-from leadsync.store import PreparedRow, QuarantineEntry, Store, SyncLock, store_path
+from leadsync.store import (
+    PreparedRow,
+    QuarantineEntry,
+    Store,
+    StoredCursor,
+    SyncLock,
+    store_path,
+)
 from leadsync.store_codec import UnstorableValueError, encode_time, encode_values
 from leadsync.store_hooks import CrashPoints
 from leadsync.tables import MemberIndex
@@ -287,18 +294,42 @@ def _pull(run: _Run, table: str, source: TableSource, cursor: Cursor | None,
     return advanced
 
 
-def _sync_table(run: _Run, table: str) -> TableSummary:
+@dataclass
+class _Opened:
+    """A table's source, opened before anything is written."""
+
+    table: str
+    source: TableSource
+    stats: PullStats
+    stored: StoredCursor | None
+    seconds: float
+
+
+def _open_table(run: _Run, table: str) -> _Opened:
+    """Open ``table``'s source, reusing the field ids its mapping resolved to last time.
+
+    Every table is opened before the run writes anything, so a wrong token, a
+    missing database or an unmapped field fails with the store untouched.
+    """
     started = time.monotonic()
-    config, store, crash = run.config, run.store, run.crash
-    summary = TableSummary(table)
-    stored = store.cursor(table)
-    mapping = config.tables[table].fields
+    stored = run.store.cursor(table)
+    mapping = run.config.tables[table].fields
     reuse = {} if stored is None else {
         column: stored.field_ids[column] for column, name in mapping.items()
         if column in stored.field_ids and stored.field_names.get(column) == name}
     stats = PullStats()
-    source = run.factory(config, table, env=run.env, field_ids=reuse or None, stats=stats)
+    source = run.factory(run.config, table, env=run.env, field_ids=reuse or None, stats=stats)
     stats = getattr(source, "stats", None) or stats
+    return _Opened(table, source, stats, stored, time.monotonic() - started)
+
+
+def _sync_table(run: _Run, opened: _Opened) -> TableSummary:
+    started = time.monotonic() - opened.seconds
+    config, store, crash = run.config, run.store, run.crash
+    table, source, stats = opened.table, opened.source, opened.stats
+    summary = TableSummary(table)
+    stored = store.cursor(table)  # as committed now (opened.stored predates this run)
+    mapping = config.tables[table].fields
     crash("table-start", table)
 
     lag = dt.timedelta(seconds=config.sync.overlap_seconds)
@@ -324,7 +355,7 @@ def _sync_table(run: _Run, table: str) -> TableSummary:
         live = seen if full_read else set(source.list_ids())
         if not full_read:
             crash("listed", table)
-            unknown = live - store.known_ids(table).keys()
+            unknown = live - store.known_ids(table).keys() - seen  # seen: pulled now
             if unknown:
                 log.warning("%s: %d row(s) upstream were never pulled (edited before the "
                             "cursor?); re-reading the whole table", table, len(unknown))
@@ -401,17 +432,18 @@ def run_sync(
     summary = SyncSummary(str(path), dry_run, full, started_at=encode_time(clock()) or "")
     started = time.monotonic()
 
-    def run_with(store: Store) -> None:
+    def run_for(store: Store) -> tuple[_Run, list[_Opened]]:
         run = _Run(config, store, sources or open_source, env, full, dry_run, crash, progress,
                    batch_size, clock)
-        for table in names:
-            summary.tables.append(_sync_table(run, table))
+        return run, [_open_table(run, table) for table in names]
 
     if dry_run:
         store = Store.open(path, writable=False, upgrade=False) if _has_store(path) else \
             Store.memory()
         with store:
-            run_with(store)
+            run, opened = run_for(store)
+            for table in opened:
+                summary.tables.append(_sync_table(run, table))
         summary.seconds = time.monotonic() - started
         log.info("dry run: nothing written; %s", summary.describe().splitlines()[0])
         return summary
@@ -420,12 +452,14 @@ def run_sync(
         crash("lock-acquired")
         with Store.open(path, create=True, writable=True, check=True, lock=lock,
                         checkpoint=crash) as store:
+            run, opened = run_for(store)
             summary.run_id = store.begin_run(full=full, tables=names, now=clock())
             crash("run-started")
             log.info("sync run %d started: %s into %s%s", summary.run_id, ", ".join(names),
                      path, " (full)" if full else "")
             try:
-                run_with(store)
+                for table in opened:
+                    summary.tables.append(_sync_table(run, table))
             except BaseException as exc:
                 status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
                 summary.status = status

@@ -43,6 +43,7 @@ import pandas as pd
 from leadsync.config import Config, parse_config
 from leadsync.errors import AuthError, LeadsyncError, NotFoundError
 from leadsync.sources import pin_field_ids
+from leadsync.store import Store
 from leadsync.store_codec import decode_time, decode_values, encode_time, encode_values
 from leadsync.tables import IMPACT_LEVELS, INDICATORS, SIGNAL_TYPES, MemberRef
 
@@ -65,7 +66,7 @@ else:
         resolve_fields,
     )
 
-__all__ = ["FAKE_TOKEN", "FakeRow", "FakeSource", "FakeTable", "FakeWorkspace"]
+__all__ = ["FAKE_TOKEN", "FakeRow", "FakeSource", "FakeTable", "FakeWorkspace", "compare_store"]
 
 #: The token a fake workspace accepts unless told otherwise.
 FAKE_TOKEN = "fake-token-0123456789"
@@ -300,8 +301,9 @@ class FakeWorkspace:
 
     def records(self, table: str) -> list[Record]:
         """The live rows of ``table`` as a connector decodes them (every mapped column)."""
-        return [Record(sid, row.created_time, row.last_edited_time, dict(row.values),
-                       row.problem)
+        columns = [column for _, column in self.tables[table].fields.values()]
+        return [Record(sid, row.created_time, row.last_edited_time,
+                       {column: row.values.get(column) for column in columns}, row.problem)
                 for sid, row in sorted(self.tables[table].live().items())]
 
     def frame(self, table: str) -> pd.DataFrame:
@@ -351,6 +353,56 @@ class FakeWorkspace:
                                           r["problem"], r["deleted"])
             ws.tables[name] = table
         return ws
+
+
+def compare_store(store: Store, workspace: FakeWorkspace, *, tombstones: bool = True,
+                  tables: Sequence[str] | None = None) -> list[str]:
+    """Every way ``store`` differs from ``workspace`` (empty when they are equal).
+
+    Per table: the same live ids with the same values, times and problems;
+    no id twice; the same typed frame as a live pull; the same rows in
+    quarantine; and with ``tombstones``, every stored row deleted upstream
+    tombstoned and no live upstream row tombstoned.
+    """
+    problems: list[str] = []
+    for name in tables or [t for t in workspace.tables if not workspace.tables[t].dropped]:
+        upstream = {r.source_id: r for r in workspace.records(name)}
+        stored = store.records(name, include_deleted=True)
+        ids = [r.source_id for r in stored]
+        if len(ids) != len(set(ids)):
+            problems.append(f"{name}: an id is stored twice")
+        deleted = {sid for sid, gone in store.known_ids(name).items() if gone}
+        live = {r.source_id: r for r in stored if r.source_id not in deleted}
+        if missing := sorted(set(upstream) - set(live)):
+            problems.append(f"{name}: live upstream, not live in the store: {missing[:5]}")
+        extra = sorted(set(live) - set(upstream))
+        if extra and tombstones:
+            problems.append(f"{name}: live in the store, gone upstream: {extra[:5]}")
+        for sid in sorted(set(upstream) & set(live)):
+            if upstream[sid] != live[sid]:
+                problems.append(f"{name} {sid}: stored {live[sid]} != upstream {upstream[sid]}")
+        if tombstones:
+            table = workspace.tables[name]
+            wrong = sorted(sid for sid in deleted if not table.rows[sid].deleted)
+            if wrong:
+                problems.append(f"{name}: tombstoned but live upstream: {wrong[:5]}")
+        if not extra or tombstones:
+            expected = workspace.frame(name).sort_values("source_id", ignore_index=True)
+            got = store.frame(name).sort_values("source_id", ignore_index=True)
+            try:
+                pd.testing.assert_frame_equal(got, expected)
+            except AssertionError as exc:
+                problems.append(f"{name}: frame differs from a live pull: {exc}")
+            members = None
+            if name != "members" and "members" in workspace.tables:
+                members = records_to_frame("members", workspace.records("members")).frame
+            want_q = set(records_to_frame(name, workspace.records(name),
+                                          members=members).quarantine["source_id"])
+            got_q = set(store.quarantine(name)["source_id"])
+            if want_q != got_q:
+                problems.append(f"{name}: quarantine {sorted(got_q)[:5]}... != live pull's "
+                                f"{sorted(want_q)[:5]}... ({len(got_q)} vs {len(want_q)})")
+    return problems
 
 
 class FakeSource:
