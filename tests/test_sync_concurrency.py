@@ -1,0 +1,93 @@
+"""Two syncs started together: exactly one writes, the other exits 75; readers never fail."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from leadsync import open_store
+from leadsync.config import load_config
+from leadsync.sync import run_sync
+from leadsync.testing import FAKE_TOKEN, FakeWorkspace, compare_store
+
+ENV = {"NOTION_TOKEN": FAKE_TOKEN}
+
+READER = r"""
+import sys, time
+from pathlib import Path
+from leadsync import open_store
+
+path, stop = Path(sys.argv[1]), Path(sys.argv[2])
+reads, sizes, held = 0, set(), open_store(path)
+while not stop.exists():
+    # a fresh connection every other read, a long-lived one in between
+    store = open_store(path) if reads % 2 else held
+    frame = store.frame("signals")
+    assert frame["source_id"].is_unique, "a row twice"
+    assert len(frame) >= int(sys.argv[3]), f"rows lost: {len(frame)}"
+    store.quarantine("signals"); store.runs(); store.cursor("signals")
+    if store is not held:
+        store.close()
+    sizes.add(len(frame))
+    reads += 1
+print(reads, len(sizes))
+"""
+
+
+def test_one_writer_one_exit_75_and_a_reader_that_never_fails(tmp_path: Path) -> None:
+    ws = FakeWorkspace.sample(members=6, signals=600, seed=21, page_size=25)
+    config = tmp_path / "leadsync.toml"
+    config.write_text(ws.config_toml("leadsync.db", full_every_days=0))
+    path = tmp_path / "leadsync.db"
+    run_sync(load_config(config), sources=ws.open_source, env=ENV, progress=False)
+    with open_store(path) as store:
+        live_before = len(store.frame("signals"))
+
+    ws.tick(minutes=20)
+    ws.mutate(random.Random(5), inserts=150, edits=300, deletes=0)
+    ws.page_delay = 0.1  # every request takes a while: the two runs overlap
+    saved = tmp_path / "workspace.json"
+    ws.save(saved)
+    env = {**os.environ, **ENV}
+    env.pop("LEADSYNC_CRASH_AT", None)
+    stop = tmp_path / "stop"
+
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(path), str(stop),
+                               str(live_before)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command = [sys.executable, "-m", "leadsync.testing", str(saved), "-c", str(config), "sync",
+               "--json"]
+    syncs = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        results = [p.communicate(timeout=120) for p in syncs]
+    finally:
+        stop.touch()
+        reader_out, reader_err = reader.communicate(timeout=60)
+        for p in syncs:
+            p.kill()
+    outcomes = [(p.pid, p.returncode, out, err)
+                for p, (out, err) in zip(syncs, results, strict=True)]
+
+    assert sorted(code for _, code, _, _ in outcomes) == [0, 75], outcomes
+    (winner, _, out, _), = [o for o in outcomes if o[1] == 0]
+    (_, _, _, refused), = [o for o in outcomes if o[1] == 75]
+    message = refused.strip().splitlines()[-1]
+    assert re.fullmatch(rf"leadsync: error: another leadsync sync is running \(pid {winner}, "
+                        r"started \d\d:\d\d:\d\dZ\); exiting", message), message
+    assert '"status": "ok"' in out
+
+    with open_store(path) as store:
+        runs = store.runs()
+        assert list(runs["status"]) == ["ok", "ok"]  # the first sync, then the winner only
+        assert runs["pid"][0] == winner
+        assert compare_store(store, ws) == []
+
+    assert reader.returncode == 0, reader_err
+    reads, sizes = map(int, reader_out.split())
+    assert reads > 0
+    assert sizes >= 1
