@@ -490,16 +490,16 @@ class AirtableService:
         render = self._plan(reader, table, self._fields(table, params.fields), params.by_id,
                             self._zone(params))
         now = self._now()
+        ttl = self.emulator.limits.airtable_offset_ttl_seconds
         if params.offset:
             expire = self.emulator.faults.should("expire_offset", request.route)
             if expire:
                 self.emulator.stats.fault("expire_offset")
-            iterator = self.iterators.resume(params.offset, table, now,
-                                             self.emulator.limits.airtable_offset_ttl_seconds,
-                                             expire)
-            page, offset = self.iterators.page(table, iterator.ids, iterator.position,
-                                               params.page_size, now, iterator)
+            iterator, start = self.iterators.resume(params.offset, table, now, ttl, expire)
+            page, offset = self.iterators.page(table, iterator.ids, start, params.page_size,
+                                               now, iterator)
         else:
+            self.iterators.sweep(now, ttl)
             if params.view and table.view(params.view) is None:
                 raise AirtableError(422, "VIEW_NAME_NOT_FOUND",
                                     f'Could not find view "{params.view}" in table {table.name}')
@@ -798,12 +798,14 @@ class AirtableService:
 
     def get_records(self, base_id: str, table: str, *, by_id: bool = False
                     ) -> list[dict[str, Any]]:
-        """Every record as the API renders it, in creation order."""
+        """Every record as the API renders it, in creation order (a copy)."""
         with self.emulator.lock:
             base = self._base(base_id)
             target = self._table_of(base, table)
             render = self._render_all(base, target, by_id)
-            return [render(r) for r in target.records.values()]
+            records = [render(r) for r in target.records.values()]
+            copied: list[dict[str, Any]] = json.loads(json.dumps(records))
+            return copied
 
     # -- the sample organisation ----------------------------------------------------
 

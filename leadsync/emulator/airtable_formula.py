@@ -393,8 +393,7 @@ def parse_datetime(text: str, assume: dt.tzinfo = UTC) -> dt.datetime | None:
     if not text:
         return None
     try:
-        value = dt.datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text
-                                          and len(text) > 10 else text)
+        value = dt.datetime.fromisoformat(text)  # also takes "Z" and a space before the time
     except ValueError:
         return None
     if value.tzinfo is None:
@@ -776,7 +775,8 @@ def _date_part(part: str) -> Callable[[Scope, list[Any]], Any]:
 
 
 def _f_last_modified(scope: Scope, args: list[Any]) -> Any:
-    raise AssertionError("compiled specially")  # pragma: no cover
+    # Its arguments are field references, not values: _compile handles the call itself.
+    raise AssertionError("LAST_MODIFIED_TIME is compiled specially")  # pragma: no cover
 
 
 def _f_find(scope: Scope, args: list[Any]) -> Any:

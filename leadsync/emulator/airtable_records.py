@@ -283,15 +283,25 @@ class _Iterator:
     id: str
     table_id: str
     ids: list[str]
-    position: int
     touched: dt.datetime
+    #: the record id ending each page handed out -> where the next page starts
+    resume_at: dict[str, int]
 
 
 _ALNUM = string.ascii_letters + string.digits
 
 
 class Iterators:
-    """Server-side list iterators behind ``offset`` tokens (``itr<14>/rec<id>``)."""
+    """Server-side list iterators behind ``offset`` tokens (``itr<14>/rec<id>``).
+
+    An offset names the iterator and the last record of its page, so asking
+    for the same offset twice (a retry after a lost answer) gives the same
+    next page. Iterators live until they idle out (or, past :attr:`MAX_LIVE`,
+    the least recently used goes first).
+    """
+
+    #: Snapshots kept at once; the least recently used is dropped beyond this.
+    MAX_LIVE = 64
 
     def __init__(self, seed: int | str):
         self._rng = random.Random(f"airtable-iterators:{seed}")
@@ -308,29 +318,35 @@ class Iterators:
             if record is not None:  # deleted since the list started
                 out.append(record)
         if position >= len(ids) or not out:
-            if iterator is not None:
-                self._live.pop(iterator.id, None)
             return out, None
         if iterator is None:
-            iterator = _Iterator(self._new_id(), table.id, ids, position, now)
+            iterator = _Iterator(self._new_id(), table.id, ids, now, {})
             self._live[iterator.id] = iterator
-        iterator.position = position
+            while len(self._live) > self.MAX_LIVE:
+                oldest = min(self._live.values(), key=lambda it: it.touched)
+                del self._live[oldest.id]
+        iterator.resume_at[out[-1].id] = position
         iterator.touched = now
         return out, f"{iterator.id}/{out[-1].id}"
 
     def resume(self, offset: str, table: Table, now: dt.datetime, ttl: float,
-               expire: bool) -> _Iterator:
-        """The iterator an offset names; 422 LIST_RECORDS_ITERATOR_NOT_AVAILABLE when it
-        is unknown, belongs to another table, idled longer than ``ttl``, or ``expire``."""
+               expire: bool) -> tuple[_Iterator, int]:
+        """The iterator an offset names and where its next page starts; 422
+        LIST_RECORDS_ITERATOR_NOT_AVAILABLE when it is unknown, belongs to another
+        table, idled longer than ``ttl``, or ``expire`` (a fault) says so."""
         self.sweep(now, ttl)
-        iterator = self._live.get(offset.split("/", 1)[0])
-        if iterator is None or iterator.table_id != table.id or expire:
-            if iterator is not None:
+        iterator_id, _, last = offset.partition("/")
+        iterator = self._live.get(iterator_id)
+        if (iterator is None or iterator.table_id != table.id or expire
+                or last not in iterator.resume_at):
+            if iterator is not None and expire:
                 self._live.pop(iterator.id, None)
             raise AirtableError(422, "LIST_RECORDS_ITERATOR_NOT_AVAILABLE")
-        return iterator
+        iterator.touched = now
+        return iterator, iterator.resume_at[last]
 
     def sweep(self, now: dt.datetime, ttl: float) -> None:
+        """Forget iterators idle for longer than ``ttl`` seconds."""
         cutoff = now - dt.timedelta(seconds=ttl)
         for key in [k for k, it in self._live.items() if it.touched < cutoff]:
             del self._live[key]

@@ -185,10 +185,12 @@ def _compile(base: Base, table: Table, f: Field, source: Any, *, rollup: bool = 
              ) -> None:
     if not isinstance(source, str):
         raise _invalid_options(table.name, f.name, "options.formula is missing")
+    def resolve(key: str) -> str | None:
+        found = table.field(key)
+        return found.id if found is not None else None
+
     try:
-        compiled = compile_formula(source, lambda key: (table.field(key).id  # type: ignore[union-attr]
-                                                        if table.field(key) else None),
-                                   allow_values=rollup)
+        compiled = compile_formula(source, resolve, allow_values=rollup)
     except FormulaSyntaxError as exc:
         raise _invalid_options(table.name, f.name, f"options.formula is invalid: {exc}") from None
     f.formula = compiled

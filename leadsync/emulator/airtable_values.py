@@ -694,8 +694,10 @@ class CellReader:
             user = self._user(cell)
             return user["name"] if user else None
         if kind in ("multipleCollaborators", "createdBy", "lastModifiedBy"):
-            ids = cell or [] if kind == "multipleCollaborators" else [
-                record.created_by if kind == "createdBy" else record.modified_by]
+            if kind == "multipleCollaborators":
+                ids = list(cell or [])
+            else:
+                ids = [record.created_by if kind == "createdBy" else record.modified_by]
             names = [u["name"] for u in (self._user(i) for i in ids) if u is not None]
             return ", ".join(names) if names else None
         if kind == "multipleAttachments":

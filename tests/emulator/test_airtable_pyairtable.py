@@ -82,17 +82,29 @@ def test_all_and_iterate_page_to_the_end(emu: Emulator, api: Api) -> None:
     assert [len(p) for p in pages] == [100, 100, 50]
     assert [r["id"] for p in pages for r in p] == ids
     assert len(table.all(max_records=120, page_size=50)) == 120
-    assert emu.airtable.iterators.__len__() == 0  # finished iterators are dropped
     by_name = api.table(base_id, "People")
     assert by_name.first() == records[0]
     assert by_name.get(ids[7]) == records[7]
 
 
-def test_offsets_look_like_airtables(emu: Emulator, api: Api) -> None:
-    base_id, table_id, _ = people(emu, 5)
-    page = api.request("GET", api.table(base_id, table_id).urls.records,
-                       params={"pageSize": 2})
+def test_offsets_look_like_airtables_and_can_be_asked_again(emu: Emulator, api: Api) -> None:
+    base_id, table_id, ids = people(emu, 5)
+    url = api.table(base_id, table_id).urls.records
+    page = api.request("GET", url, params={"pageSize": 2})
     assert re.fullmatch(r"itr[A-Za-z0-9]{14}/rec[A-Za-z0-9]{14}", page["offset"])
+    assert page["offset"].endswith("/" + ids[1])
+    second = api.request("GET", url, params={"pageSize": 2, "offset": page["offset"]})
+    # A retry of the same request (say, after a lost answer) gets the same page.
+    again = api.request("GET", url, params={"pageSize": 2, "offset": page["offset"]})
+    assert second == again
+    assert [r["id"] for r in second["records"]] == ids[2:4]
+    last = api.request("GET", url, params={"pageSize": 2, "offset": second["offset"]})
+    assert [r["id"] for r in last["records"]] == ids[4:]
+    assert "offset" not in last
+    # Records deleted after the list started are skipped, not errors.
+    emu.airtable.delete_records(base_id, table_id, [ids[3]])
+    third = api.request("GET", url, params={"pageSize": 2, "offset": page["offset"]})
+    assert [r["id"] for r in third["records"]] == [ids[2], ids[4]]
 
 
 def test_fields_sort_and_field_ids(emu: Emulator, api: Api) -> None:

@@ -195,3 +195,45 @@ def test_links_typecast_by_primary_value(emu: Emulator) -> None:
     assert set(listed) == {"Ada", "Bo"}  # Bo was created, as typecast does
     assert at.get_records(base_id, notes)[0]["fields"]["Who"] == [ada, listed["Bo"]["id"]]
     assert listed["Bo"]["fields"]["Notes"] == [note]
+
+
+def test_formula_and_rollup_results(emu: Emulator) -> None:
+    at = emu.airtable
+    base_id = at.create_base("F")
+    items = at.create_table(base_id, "Items", [
+        {"name": "Name", "type": "singleLineText"}, {"name": "Cost", "type": "number"}])
+    orders = at.create_table(base_id, "Orders", [
+        {"name": "Name", "type": "singleLineText"},
+        {"name": "Items", "type": "multipleRecordLinks", "options": {"linkedTableId": items}},
+        {"name": "Broken", "type": "formula", "options": {"formula": "1 + {Name}"}},
+        {"name": "Label", "type": "formula", "options": {"formula": "UPPER({Name}) & '!'"}},
+        {"name": "Flag", "type": "formula", "options": {"formula": "{Name} = 'a'"}},
+        {"name": "Total", "type": "rollup", "options": {
+            "recordLinkFieldId": "Items", "fieldIdInLinkedTable": "Cost",
+            "formula": "SUM(values)"}},
+        {"name": "Most", "type": "rollup", "options": {
+            "recordLinkFieldId": "Items", "fieldIdInLinkedTable": "Cost",
+            "formula": "MAX(values)"}},
+        {"name": "Names", "type": "rollup", "options": {
+            "recordLinkFieldId": "Items", "fieldIdInLinkedTable": "Name",
+            "formula": "ARRAYJOIN(values, '+')"}},
+        {"name": "Filled", "type": "rollup", "options": {
+            "recordLinkFieldId": "Items", "fieldIdInLinkedTable": "Cost",
+            "formula": "COUNTA(values)"}},
+    ])
+    pen, ink = at.insert_records(base_id, items, [{"Name": "pen", "Cost": 2.5},
+                                                  {"Name": "ink", "Cost": 4}])
+    at.insert_records(base_id, orders, [{"Name": "a", "Items": [pen, ink]}, {"Name": "b"}])
+    first, second = (r["fields"] for r in at.get_records(base_id, orders))
+    assert first["Broken"] == {"error": "#ERROR!"}
+    assert first["Label"] == "A!"
+    assert first["Flag"] is True
+    assert "Flag" not in second  # false is empty
+    assert (first["Total"], first["Most"], first["Names"], first["Filled"]) == (
+        6.5, 4, "pen+ink", 2)
+    assert (second["Total"], second["Most"], second["Filled"]) == (0, 0, 0)
+    assert "Names" not in second
+    schema = {f["name"]: f for f in at.table(base_id, orders).schema()["fields"]}
+    assert schema["Label"]["options"]["formula"].startswith("UPPER({fld")
+    assert schema["Label"]["options"]["result"] == {"type": "singleLineText"}
+    assert schema["Total"]["options"]["result"]["type"] == "number"
