@@ -176,10 +176,52 @@ def test_a_very_long_formula_goes_through_post_list_records(emu: Emulator, api: 
     assert [r["id"] for r in found] == wanted
     assert set(methods) == {"POST"}
     assert len(methods) == 3  # paged through POST listRecords
+    # sort, fields and field ids travel in the POST body too
+    schema = table.schema()
+    backwards = table.all(formula=formula, sort=["-Name"], fields=["Name"], use_field_ids=True)
+    name_id = schema.field("Name").id
+    assert [r["id"] for r in backwards] == wanted[::-1]
+    assert all(list(r["fields"]) == [name_id] for r in backwards)
     # The same list sent as a GET is refused, as Airtable refuses URLs of 16,000+ characters.
     too_long = requests.get(table.urls.records, params={"filterByFormula": formula},
                             headers={"Authorization": f"Bearer {emu.airtable_token}"}, timeout=10)
     assert too_long.status_code == 414
+
+
+def test_views(emu: Emulator, api: Api, raw: Api) -> None:
+    base_id, table_id, ids = people(emu, 12)
+    table = api.table(base_id, table_id)
+    view = table.schema().views[0]
+    assert view.name == "Grid view"
+    assert [r["id"] for r in table.all(view="Grid view")] == ids
+    assert [r["id"] for r in table.all(view=view.id, sort=["-Age"], max_records=2)] == [
+        r["id"] for r in table.all(sort=["-Age"], max_records=2)]
+    with pytest.raises(requests.HTTPError) as exc:
+        raw.table(base_id, table_id).all(view="Nope")
+    assert error_type(exc.value) == "VIEW_NAME_NOT_FOUND"
+
+
+def test_unknown_names_in_list_parameters(emu: Emulator, raw: Api) -> None:
+    base_id, table_id, _ = people(emu, 2)
+    table = raw.table(base_id, table_id)
+    for options, kind in (({"fields": ["Nope"]}, "UNKNOWN_FIELD_NAME"),
+                          ({"sort": ["Nope"]}, "UNKNOWN_FIELD_NAME"),
+                          ({"formula": "{Nope} = 1"}, "INVALID_FILTER_BY_FORMULA"),
+                          ({"formula": "AND({Name}"}, "INVALID_FILTER_BY_FORMULA")):
+        with pytest.raises(requests.HTTPError) as exc:
+            table.all(**options)
+        assert error_type(exc.value) == kind, options
+    with pytest.raises(requests.HTTPError) as exc:
+        table.all(formula="{Nope} = 1")
+    assert exc.value.response is not None
+    assert exc.value.response.json()["error"]["message"] == (
+        "The formula for filtering records is invalid: Unknown field names: Nope")
+    with pytest.raises(requests.HTTPError) as exc:
+        raw.table(base_id, "Nope").all()
+    assert error_type(exc.value) == "TABLE_NOT_FOUND"
+    with pytest.raises(requests.HTTPError) as exc:
+        raw.table("appAAAAAAAAAAAAAA", table_id).all()
+    assert error_type(exc.value) == "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND"
 
 
 def test_cell_format_string(emu: Emulator, api: Api, raw: Api) -> None:
@@ -215,7 +257,13 @@ def test_batch_create_update_delete(emu: Emulator, api: Api) -> None:
     assert len(table.all()) == 10
     one = table.create({"Name": "single"})
     assert table.update(one["id"], {"Age": 7})["fields"]["Age"] == 7
+    assert table.update(one["id"], {"Age": 8}, replace=True)["fields"].get("Name") is None
+    by_id = table.create({"Name": "ids"}, use_field_ids=True)
+    assert table.schema().field("Name").id in by_id["fields"]
     assert table.delete(one["id"]) == {"deleted": True, "id": one["id"]}
+    with pytest.raises(requests.HTTPError) as exc:
+        table.get(one["id"])
+    assert error_type(exc.value) == "MODEL_ID_NOT_FOUND"
 
 
 def test_upsert_updates_one_record_and_creates_another(emu: Emulator, api: Api) -> None:
