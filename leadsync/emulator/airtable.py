@@ -18,22 +18,37 @@ Routes (the names fault rules match on)::
 
 Behaviour the real API has and the emulator keeps: errors in Airtable's
 shapes and types (see :mod:`~leadsync.emulator.airtable_errors`); empty
-cells omitted; pages of at most 100 behind ``itr…/rec…`` offsets that expire
-after ``Limits.airtable_offset_ttl_seconds`` idle (or when the fault plan
-says ``expire_offset``) with 422 ``LIST_RECORDS_ITERATOR_NOT_AVAILABLE``;
-URLs of 16,000 characters or more refused (414); at most 10 records a write
-and a batch rejected whole when one record is bad; ``typecast``;
-``returnFieldsByFieldId``; upserts; a monthly call quota
-(:attr:`AirtableService.quota_remaining`) answering 429
-``PUBLIC_API_BILLING_LIMIT_EXCEEDED`` once spent (data routes only: the
-metadata routes kept answering when a real quota ran out).
+cells omitted; record times in whole seconds; pages of at most 100 behind
+``itr…/rec…`` offsets that expire after ``Limits.airtable_offset_ttl_seconds``
+idle (or when the fault plan says ``expire_offset``) with 422
+``LIST_RECORDS_ITERATOR_NOT_AVAILABLE``; URLs of 16,000 characters or more
+refused with 414 (pyairtable switches to ``POST …/listRecords`` first); at
+most 10 records a write, and a batch rejected whole when one record is bad;
+``typecast``; ``returnFieldsByFieldId``; upserts; a link field's inverse
+field kept in step; a monthly call quota (:attr:`AirtableService.quota_remaining`)
+answering 429 ``PUBLIC_API_BILLING_LIMIT_EXCEEDED`` once spent (data routes
+only: the metadata routes kept answering when a real quota ran out).
 
-Deviations (known, on purpose): views are always the whole table in creation
-order; ``cellFormat=string`` renders simple strings of our own (Airtable
-says not to rely on its format); attachments written by URL are not
-downloaded (size 0, no thumbnails); ``upload_attachment`` through pyairtable
-cannot reach a local server (it forces the host ``content.airtable.com``),
-so call the route with ``requests`` directly.
+Choices where Airtable's behaviour is unpublished, and known deviations:
+
+- views never filter or reorder: every view is the whole table in creation order;
+- an offset resumes after the record it names, so asking again for the same
+  offset gives the same page; records deleted meanwhile are skipped;
+- writing a cell's current value is no edit (lastModifiedTime stays); linking
+  or unlinking a record stamps the linked record too (its inverse field changed);
+  deleting a record drops it from other records' links without stamping them;
+- ``cellFormat=string`` renders simple strings of our own (Airtable says not
+  to rely on its format); ``timeZone`` only matters there;
+- attachments written by URL are not downloaded (size 0, no thumbnails); the
+  ``uploadAttachment`` route is served here, but pyairtable's
+  ``Table.upload_attachment`` cannot reach it (it forces the host
+  ``content.airtable.com``): call the route with ``requests``/``httpx``;
+- errors without a public sample have our own type or wording: several
+  upsert matches (422 ``INVALID_RECORDS``), too long a URL (414 ``URL_TOO_LONG``;
+  only the status is on record), duplicate table names (422
+  ``DUPLICATE_TABLE_NAME``), a bad list parameter (422 ``INVALID_REQUEST_UNKNOWN``
+  with the documented message and our detail after it). More than 10 records
+  is 422 ``INVALID_RECORDS`` as pyairtable's maintainer saw it (pyairtable #144).
 """
 
 from __future__ import annotations

@@ -149,6 +149,8 @@ def _time_zone(value: Any, table: str, name: str) -> str:
         return "utc"
     if value in ("utc", "client"):
         return str(value)
+    if value == "UTC":  # refused by the live API ('Invalid timezone "UTC"'); it wants "utc"
+        raise _invalid_options(table, name, 'options.timeZone "UTC" is invalid; use "utc"')
     try:
         zoneinfo.ZoneInfo(str(value))
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
