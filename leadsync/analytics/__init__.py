@@ -1,0 +1,44 @@
+"""Analytics: pure functions from the canonical frames to decision-ready frames.
+
+Owns everything leadsync computes about the team, starting with leadership
+scores (:func:`score_members`). The domain comes from ``seeds/000`` and
+``seeds/001``.
+
+Conventions every function keeps:
+
+* **Pure.** No I/O, no environment, no clock: time comes in as ``as_of``
+  (or ``on``/``start`` for a calendar day), a ``datetime``/``Timestamp``
+  (naive read as UTC), a ``date`` (midnight UTC) or an ISO string,
+  normalised to UTC. Inputs are never modified.
+* **Frames in, frames out.** Inputs are canonical frames as
+  :func:`leadsync.tables.build_frame` makes them; only the columns a
+  function needs must be present. Outputs are new frames with documented
+  columns and dtypes, in a deterministic order, so shuffling input rows
+  changes no result. Thresholds and weights are keyword arguments with
+  defaults; the score's defaults are :class:`leadsync.config.ScoringConfig`'s.
+* **One error policy.** When the input as a whole cannot be analysed (a
+  missing column, a duplicate id, a keyword out of range) a
+  :class:`~leadsync.errors.DataValidationError` names what is wrong. When a
+  row does not fit (a value outside the vocabulary, a missing value, a date
+  after ``as_of``, an unknown member, a missing or unknown time zone) it is
+  left out and listed in the result's ``quarantine`` (the columns of
+  :data:`leadsync.tables.QUARANTINE_COLUMNS`) with every reason. No row
+  disappears silently, and no NaN appears but where a column's doc says NA.
+
+Single-frame results are :class:`leadsync.tables.Validated` (``frame``,
+``quarantine``, ``raise_if_bad()``).
+"""
+
+from __future__ import annotations
+
+from leadsync.analytics.scores import (
+    DEFAULT_IMPACT_WEIGHTS,
+    DEFAULT_PRIOR_STRENGTH,
+    score_members,
+)
+
+__all__ = [
+    "DEFAULT_IMPACT_WEIGHTS",
+    "DEFAULT_PRIOR_STRENGTH",
+    "score_members",
+]
