@@ -1,8 +1,9 @@
 """Analytics: pure functions from the canonical frames to decision-ready frames.
 
-Owns everything leadsync computes about the team, starting with leadership
-scores (:func:`score_members`). The domain comes from ``seeds/000`` and
-``seeds/001``.
+Owns everything leadsync computes about the team: leadership scores
+(:func:`score_members`) and time-zone groups with the representation audit
+(:func:`compute_timezone_groups`, :func:`assess_representation`). The
+domain comes from ``seeds/000`` and ``seeds/001``.
 
 Conventions every function keeps:
 
@@ -36,9 +37,21 @@ from leadsync.analytics.scores import (
     DEFAULT_PRIOR_STRENGTH,
     score_members,
 )
+from leadsync.analytics.timezones import (
+    DEFAULT_OFFSET_EDGES,
+    DEFAULT_REGIONS,
+    POOLED_GROUP,
+    assess_representation,
+    compute_timezone_groups,
+)
 
 __all__ = [
     "DEFAULT_IMPACT_WEIGHTS",
+    "DEFAULT_OFFSET_EDGES",
     "DEFAULT_PRIOR_STRENGTH",
+    "DEFAULT_REGIONS",
+    "POOLED_GROUP",
+    "assess_representation",
+    "compute_timezone_groups",
     "score_members",
 ]
