@@ -1,9 +1,12 @@
 """Analytics: pure functions from the canonical frames to decision-ready frames.
 
 Owns everything leadsync computes about the team: leadership scores
-(:func:`score_members`) and time-zone groups with the representation audit
-(:func:`compute_timezone_groups`, :func:`assess_representation`). The
-domain comes from ``seeds/000`` and ``seeds/001``.
+(:func:`score_members`), time-zone groups and the representation audit
+(:func:`compute_timezone_groups`, :func:`assess_representation`), and
+overlap windows and meeting rotation (:func:`compute_overlap`,
+:func:`compute_pairwise_overlap`, :func:`rank_meeting_slots`,
+:func:`plan_meeting_rotation`). The domain comes from ``seeds/000`` and
+``seeds/001``.
 
 Conventions every function keeps:
 
@@ -27,11 +30,20 @@ Conventions every function keeps:
   disappears silently, and no NaN appears but where a column's doc says NA.
 
 Single-frame results are :class:`leadsync.tables.Validated` (``frame``,
-``quarantine``, ``raise_if_bad()``).
+``quarantine``, ``raise_if_bad()``); :class:`Overlap` and
+:class:`MeetingRotation` carry several frames.
 """
 
 from __future__ import annotations
 
+from leadsync.analytics.overlap import (
+    MeetingRotation,
+    Overlap,
+    compute_overlap,
+    compute_pairwise_overlap,
+    plan_meeting_rotation,
+    rank_meeting_slots,
+)
 from leadsync.analytics.scores import (
     DEFAULT_IMPACT_WEIGHTS,
     DEFAULT_PRIOR_STRENGTH,
@@ -51,7 +63,13 @@ __all__ = [
     "DEFAULT_PRIOR_STRENGTH",
     "DEFAULT_REGIONS",
     "POOLED_GROUP",
+    "MeetingRotation",
+    "Overlap",
     "assess_representation",
+    "compute_overlap",
+    "compute_pairwise_overlap",
     "compute_timezone_groups",
+    "plan_meeting_rotation",
+    "rank_meeting_slots",
     "score_members",
 ]
