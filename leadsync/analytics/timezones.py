@@ -258,7 +258,8 @@ def selection_columns(
     ÷ the group's share of members (1 = proportional). Impact ratio: the
     group's rate (``outcome`` ÷ members) ÷ the highest rate among groups of at
     least ``min_group_size`` members (all groups when none is that large);
-    below ``threshold`` (four-fifths: 0.8) sets the flag.
+    below ``threshold`` (four-fifths: 0.8) sets the flag (False when the ratio
+    is undefined, NA on a row whose counts are withheld).
     """
     out = table.copy()
     totals = out.groupby("grouping")[[outcome, "members"]].transform("sum")
@@ -272,7 +273,10 @@ def selection_columns(
     best = reference_rate.groupby(out["grouping"]).transform("max").astype("Float64")
     impact = _ratio(rate, best)
     out[f"{outcome}_impact_ratio"] = impact
-    out[f"{outcome}_flag"] = (impact < threshold).fillna(False).astype("boolean")
+    # No flag where the impact ratio is undefined (nothing to compare); NA on a
+    # pooled row whose numbers are withheld, so the flag cannot hint at them.
+    flag = (impact < threshold).fillna(False).astype("boolean")
+    out[f"{outcome}_flag"] = flag.where(out["members"].notna())
     return out
 
 
