@@ -261,32 +261,44 @@ def compute_overlap(
         "end_utc": pd.Series(ends, dtype="datetime64[ns, UTC]"),
         "hours": pd.Series([(b - a) / 60 for a, b in runs], dtype="Float64"),
     })
-    rows: dict[str, list[object]] = {k: [] for k in (
-        "member_id", "timezone", "start_utc", "end_utc", "start_local", "end_local", "utc_offset"
-    )}
-    for member_id, name in zip(team.member_ids, team.timezones, strict=True):
-        info = zone(name)
-        assert info is not None
-        for start, end in zip(starts, ends, strict=True):
-            local_start = start.tz_convert(info)
-            rows["member_id"].append(member_id)
-            rows["timezone"].append(name)
-            rows["start_utc"].append(start)
-            rows["end_utc"].append(end)
-            rows["start_local"].append(local_start.tz_localize(None))
-            rows["end_local"].append(end.tz_convert(info).tz_localize(None))
-            offset = local_start.utcoffset() or dt.timedelta(0)
-            rows["utc_offset"].append(offset.total_seconds() / 3600)
-    local = pd.DataFrame({
-        "member_id": pd.Series(rows["member_id"], dtype="string"),
-        "timezone": pd.Series(rows["timezone"], dtype="string"),
-        "start_utc": pd.Series(rows["start_utc"], dtype="datetime64[ns, UTC]"),
-        "end_utc": pd.Series(rows["end_utc"], dtype="datetime64[ns, UTC]"),
-        "start_local": pd.Series(rows["start_local"], dtype="datetime64[ns]"),
-        "end_local": pd.Series(rows["end_local"], dtype="datetime64[ns]"),
-        "utc_offset": pd.Series(rows["utc_offset"], dtype="Float64"),
-    })
+    local = _local_view(team, starts, ends)
     return Overlap(team_frame, local, team.quarantine)
+
+
+def _local_view(team: _Team, starts: list[pd.Timestamp], ends: list[pd.Timestamp]) -> pd.DataFrame:
+    """One row per member and interval; wall-clock times worked out once per time zone."""
+    zones = sorted(set(team.timezones))
+    count = len(starts)
+    local_start = np.empty((len(zones), count), dtype="datetime64[ns]")
+    local_end = np.empty((len(zones), count), dtype="datetime64[ns]")
+    offset = np.empty((len(zones), count), dtype=np.float64)
+    for row, name in enumerate(zones):
+        info = zone(name)
+        for col, (start, end) in enumerate(zip(starts, ends, strict=True)):
+            wall = start.tz_convert(info)
+            local_start[row, col] = wall.tz_localize(None).to_datetime64()
+            local_end[row, col] = end.tz_convert(info).tz_localize(None).to_datetime64()
+            offset[row, col] = (wall.utcoffset() or dt.timedelta(0)).total_seconds() / 3600
+    which = np.searchsorted(np.array(zones, dtype=object), np.array(team.timezones, dtype=object))
+    members = len(team.member_ids)
+    rows = np.repeat(which, count)
+    cols = np.tile(np.arange(count), members)
+    return pd.DataFrame({
+        "member_id": pd.Series(np.repeat(np.array(team.member_ids, dtype=object), count),
+                               dtype="string"),
+        "timezone": pd.Series(np.repeat(np.array(team.timezones, dtype=object), count),
+                              dtype="string"),
+        "start_utc": _tiled(starts, members),
+        "end_utc": _tiled(ends, members),
+        "start_local": pd.Series(local_start[rows, cols], dtype="datetime64[ns]"),
+        "end_local": pd.Series(local_end[rows, cols], dtype="datetime64[ns]"),
+        "utc_offset": pd.Series(offset[rows, cols], dtype="Float64"),
+    })
+
+
+def _tiled(instants: list[pd.Timestamp], times: int) -> pd.Series:
+    ns = pd.DatetimeIndex(instants, dtype="datetime64[ns, UTC]").asi8
+    return pd.Series(pd.to_datetime(np.tile(ns, times), utc=True), dtype="datetime64[ns, UTC]")
 
 
 def compute_pairwise_overlap(
