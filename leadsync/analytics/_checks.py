@@ -37,8 +37,10 @@ __all__ = [
     "Issues",
     "category_codes",
     "check_members",
+    "check_timezones",
     "check_weights",
     "empty_quarantine",
+    "id_index",
     "member_codes",
     "merge_quarantines",
     "parse_hours",
@@ -310,19 +312,34 @@ def member_codes(
     return codes
 
 
-def check_members(
-    members: pd.DataFrame, columns: Iterable[str]
-) -> tuple[pd.DataFrame, Issues]:
+def check_members(members: pd.DataFrame, columns: Iterable[str]) -> Issues:
     """Check a members frame: the columns, unique ids; missing ids are flagged.
 
-    Returns the frame (unchanged, same row order) and its :class:`Issues`, to
-    which a caller adds its own per-row checks.
+    Returns its :class:`Issues`, to which a caller adds its own per-row checks.
     """
     require_columns(members, "members", ["member_id", *columns])
     require_unique(members, "members", "member_id")
     issues = Issues("members", members, "member_id")
     issues.flag(members["member_id"].isna().to_numpy(), "member_id is missing")
-    return members, issues
+    return issues
+
+
+def id_index(ids: pd.Series) -> pd.Index:
+    """The present ids as an object index, for ``get_indexer`` lookups."""
+    index: pd.Index = pd.Index(ids.dropna().astype("object").to_numpy(), dtype="object")
+    return index
+
+
+def check_timezones(members: pd.DataFrame, issues: Issues) -> pd.Series:
+    """The stripped ``timezone`` column; flags members with none or one that is not IANA."""
+    names = members["timezone"].astype("string").str.strip()
+    blank = (names.isna() | (names == "")).fillna(True).to_numpy(dtype=bool)
+    issues.flag(blank, "timezone is missing")
+    known = {n: zone(n) is not None for n in pd.unique(names.dropna()) if n}
+    unknown = names.map(lambda n: n in known and not known[n], na_action="ignore")
+    issues.flag(unknown.fillna(False).to_numpy(dtype=bool),
+                lambda i: f"timezone {names.iat[i]!r} is not an IANA time zone")
+    return names
 
 
 # ---------------------------------------------------------------------------

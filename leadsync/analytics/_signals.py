@@ -49,9 +49,6 @@ class SignalArrays:
     #: the signal's row position in the input frame
     position: npt.NDArray[np.int64]
 
-    def __len__(self) -> int:
-        return int(self.member.size)
-
     def before(self, cutoff_ns: int) -> SignalArrays:
         """The signals dated at or before ``cutoff_ns``."""
         keep = self.time <= cutoff_ns

@@ -15,6 +15,7 @@ import pandas as pd
 from leadsync.analytics._checks import (
     NAT,
     check_members,
+    id_index,
     merge_quarantines,
     utc_timestamp,
 )
@@ -67,8 +68,8 @@ def find_quiet_members(
         raise DataValidationError(
             f"min_expected must be a non-negative number, not {min_expected!r}"
         )
-    members, issues = check_members(members, [])
-    ids = pd.Index(members["member_id"][issues.ok].astype("object").to_numpy(), dtype="object")
+    issues = check_members(members, [])
+    ids = id_index(members["member_id"])
     arrays, signal_quarantine = prepare_signals(signals, ids, at)
     n = len(ids)
     recent_start = at.value - int(recent_days * NS_PER_DAY)

@@ -14,6 +14,7 @@ from leadsync.analytics._checks import (
     NAT,
     Issues,
     check_members,
+    id_index,
     member_codes,
     merge_quarantines,
     require_columns,
@@ -67,16 +68,16 @@ def assess_mentorship(
     at = utc_timestamp(as_of)
     if not (math.isfinite(cadence_days) and cadence_days > 0):
         raise DataValidationError(f"cadence_days must be a positive number, not {cadence_days!r}")
-    members, issues = check_members(members, ["mentor_id"])
-    all_ids = pd.Index(members["member_id"].dropna().astype("object").to_numpy(), dtype="object")
+    issues = check_members(members, ["mentor_id"])
+    all_ids = id_index(members["member_id"])
     has_mentor = members["mentor_id"].notna().to_numpy()
-    mentor = all_ids.get_indexer(members["mentor_id"].astype("object"))
+    mentor = all_ids.get_indexer(pd.Index(members["mentor_id"].astype("object")))
     issues.flag(has_mentor & (mentor < 0),
                 lambda i: f"mentor_id {members['mentor_id'].iat[i]!r} matches no member")
     issues.flag(has_mentor & (members["mentor_id"] == members["member_id"])
                 .fillna(False).to_numpy(dtype=bool), "mentor_id is the member themself")
     mentees = members[has_mentor & issues.ok]
-    ids = pd.Index(mentees["member_id"].astype("object").to_numpy(), dtype="object")
+    ids = id_index(mentees["member_id"])
 
     require_columns(checkins, "checkins", ["checkin_id", "mentee_id", "date"])
     require_unique(checkins, "checkins", "checkin_id")

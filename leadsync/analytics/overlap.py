@@ -35,6 +35,7 @@ import pandas as pd
 
 from leadsync.analytics._checks import (
     check_members,
+    check_timezones,
     parse_hours,
     utc_date,
     zone,
@@ -82,18 +83,12 @@ class _Team:
 
 
 def _team(members: pd.DataFrame, default_hours: str | None) -> _Team:
-    members, issues = check_members(members, ["timezone", "working_hours"])
+    issues = check_members(members, ["timezone", "working_hours"])
     if default_hours is not None and parse_hours(default_hours) is None:
         raise DataValidationError(
             f'default_hours {default_hours!r} is not working hours like "09:00-17:00"'
         )
-    names = members["timezone"].astype("string").str.strip()
-    issues.flag((names.isna() | (names == "")).fillna(True).to_numpy(dtype=bool),
-                "timezone is missing")
-    known = {n: zone(n) is not None for n in pd.unique(names.dropna()) if n}
-    issues.flag(names.map(lambda n: n in known and not known[n], na_action="ignore")
-                .fillna(False).to_numpy(dtype=bool),
-                lambda i: f"timezone {names.iat[i]!r} is not an IANA time zone")
+    names = check_timezones(members, issues)
     hours_text = members["working_hours"].astype("string").str.strip()
     if default_hours is not None:
         hours_text = hours_text.fillna(default_hours)

@@ -23,6 +23,7 @@ from leadsync.analytics._checks import (
     category_codes,
     check_members,
     check_weights,
+    id_index,
     member_codes,
     merge_quarantines,
     require_columns,
@@ -177,9 +178,9 @@ def assess_promotions(
     by_indicator = _check_evidence_map(evidence_by_indicator, "evidence_by_indicator")
     by_type = np.array([_COUNTED.index(EVIDENCE_BY_SIGNAL_TYPE[t]) for t in SIGNAL_TYPES])
 
-    members, member_issues = check_members(members, ["is_leader"])
+    member_issues = check_members(members, ["is_leader"])
     valid = member_issues.ok
-    ids = pd.Index(members["member_id"][valid].astype("object").to_numpy(), dtype="object")
+    ids = id_index(members["member_id"])
     leader = members["is_leader"][valid].astype("boolean").fillna(False).to_numpy(dtype=bool)
 
     require_columns(reviews, "reviews", ["review_id", "nominee_id", "proposed_role", *CRITERIA,

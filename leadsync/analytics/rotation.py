@@ -17,6 +17,7 @@ from leadsync.analytics._checks import (
     NAT,
     Issues,
     check_members,
+    id_index,
     member_codes,
     merge_quarantines,
     require_columns,
@@ -27,9 +28,7 @@ from leadsync.analytics._checks import (
 from leadsync.analytics.timezones import (
     DEFAULT_OFFSET_EDGES,
     compute_timezone_groups,
-    count_by_group,
-    pool_small_groups,
-    selection_columns,
+    summarise_groups,
 )
 from leadsync.errors import DataValidationError
 
@@ -89,12 +88,8 @@ def assess_sprint_rotation(
     matches no member; members without an id or a valid time zone.
     """
     at = utc_timestamp(as_of)
-    if not (isinstance(min_group_size, int) and min_group_size >= 1):
-        raise DataValidationError(
-            f"min_group_size must be a positive integer, not {min_group_size!r}"
-        )
-    members, member_issues = check_members(members, [])
-    all_ids = pd.Index(members["member_id"].dropna().astype("object").to_numpy(), dtype="object")
+    member_issues = check_members(members, [])
+    all_ids = id_index(members["member_id"])
     if pool is None:
         chosen = all_ids
     else:
@@ -145,24 +140,11 @@ def assess_sprint_rotation(
         in_pool_members, as_of=at, offset_edges=offset_edges, regions=regions
     )
     groups = grouped.frame
-    where = chosen.get_indexer(groups["member_id"].astype("object"))
-    table = count_by_group(groups, {"have_led": (led[where] > 0).astype(np.int64),
-                                    "sprints_led": led[where]})
-    if publishable:
-        table = pool_small_groups(table, min_group_size)
-    else:
-        table["suppressed"] = (table["members"] < min_group_size).astype("boolean")
-        for column in ("members", "have_led", "sprints_led"):
-            table[column] = table[column].astype("Float64")
-    totals = table.groupby("grouping")["members"].transform("sum").astype("Float64")
-    table.insert(3, "team_share", (table["members"] / totals.where(totals != 0)).astype("Float64"))
-    for outcome in ("have_led", "sprints_led"):
-        table = selection_columns(table, outcome, min_group_size, threshold)
-    ordered = ["grouping", "group", "members", "team_share"]
-    for outcome in ("have_led", "sprints_led"):
-        ordered += [outcome] + [f"{outcome}_{s}" for s in ("share", "ratio", "impact_ratio",
-                                                           "flag")]
-    exposure = table[[*ordered, "suppressed"]].reset_index(drop=True)
+    where = chosen.get_indexer(pd.Index(groups["member_id"].astype("object")))
+    counts = {"have_led": (led[where] > 0).astype(np.int64), "sprints_led": led[where]}
+    exposure = summarise_groups(groups, counts, outcomes=tuple(counts),
+                                min_group_size=min_group_size, threshold=threshold,
+                                publishable=publishable)
     return SprintRotation(
         queue, exposure,
         merge_quarantines(member_issues.quarantine(), issues.quarantine(), grouped.quarantine),

@@ -16,6 +16,7 @@ import pandas as pd
 from leadsync.analytics._checks import (
     check_members,
     check_weights,
+    id_index,
     merge_quarantines,
     utc_timestamp,
 )
@@ -186,9 +187,8 @@ def score_members(
     else:
         reference = _positive(reference_impact, "reference_impact", allow_zero=False)
 
-    members, member_issues = check_members(members, [])
-    ids = members["member_id"][member_issues.ok]
-    index = pd.Index(ids.astype("object").to_numpy(), dtype="object")
+    member_issues = check_members(members, [])
+    index = id_index(members["member_id"])
     arrays, signal_quarantine = prepare_signals(signals, index, at, evidence=True)
 
     weight_array = np.array([weights[level] for level in IMPACT_LEVELS], dtype=np.float64)

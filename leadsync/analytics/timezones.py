@@ -23,6 +23,8 @@ import pandas as pd
 
 from leadsync.analytics._checks import (
     check_members,
+    check_timezones,
+    id_index,
     merge_quarantines,
     require_columns,
     require_unique,
@@ -129,24 +131,16 @@ def compute_timezone_groups(
     at = utc_timestamp(as_of)
     edges = _check_edges(offset_edges)
     area_map = {**DEFAULT_REGIONS, **(regions or {})}
-    members, issues = check_members(members, ["timezone"])
-    names = members["timezone"].astype("string").str.strip()
-    issues.flag(names.isna().to_numpy() | (names == "").fillna(False).to_numpy(),
-                "timezone is missing")
-    unique = [n for n in pd.unique(names.dropna()) if n]
-    zones = {name: zone(str(name)) for name in unique}
-    unknown = names.map(lambda n: n in zones and zones[n] is None, na_action="ignore")
-    issues.flag(unknown.fillna(False).astype(bool).to_numpy(),
-                lambda i: f"timezone {names.iat[i]!r} is not an IANA time zone")
+    issues = check_members(members, ["timezone"])
+    names = check_timezones(members, issues)
     ok = issues.ok
-    instant = at.to_pydatetime()
-    offsets: dict[str, float] = {}
-    for name, info in zones.items():
-        if info is not None:
-            delta = instant.astimezone(info).utcoffset() or dt.timedelta(0)
-            offsets[name] = delta.total_seconds() / 3600.0
     good = members[ok]
     tz = names[ok].astype(str).tolist()
+    instant = at.to_pydatetime()
+    offsets: dict[str, float] = {}
+    for name in set(tz):
+        delta = instant.astimezone(zone(name)).utcoffset() or dt.timedelta(0)
+        offsets[name] = delta.total_seconds() / 3600.0
     offset = np.array([offsets[n] for n in tz], dtype=np.float64)
     frame = pd.DataFrame(
         {
@@ -165,7 +159,7 @@ def compute_timezone_groups(
 # Counting by group, and what may be published
 
 
-def count_by_group(
+def _count_by_group(
     groups: pd.DataFrame, counts: Mapping[str, npt.NDArray[np.float64] | npt.NDArray[np.int64]]
 ) -> pd.DataFrame:
     """Sums of per-member ``counts`` (aligned with ``groups`` rows) by region and by band.
@@ -194,7 +188,7 @@ def count_by_group(
 POOLED_GROUP = "Other (small groups pooled)"
 
 
-def pool_small_groups(counts: pd.DataFrame, min_group_size: int) -> pd.DataFrame:
+def _pool_small_groups(counts: pd.DataFrame, min_group_size: int) -> pd.DataFrame:
     """Counts safe to publish: no row covers fewer than ``min_group_size`` members.
 
     Within each grouping, the groups under the minimum are pooled into one
@@ -242,6 +236,51 @@ def pool_small_groups(counts: pd.DataFrame, min_group_size: int) -> pd.DataFrame
     return out
 
 
+def summarise_groups(
+    groups: pd.DataFrame,
+    counts: Mapping[str, npt.NDArray[np.int64]],
+    *,
+    outcomes: Sequence[str],
+    min_group_size: int,
+    threshold: float,
+    publishable: bool,
+) -> pd.DataFrame:
+    """Per-member ``counts`` summed by region and band, with the audit of ``outcomes``.
+
+    ``groups`` is :func:`compute_timezone_groups`'s frame; ``counts`` are
+    aligned with its rows. Unless ``publishable``, every group is shown and
+    those under ``min_group_size`` members are marked ``suppressed``; if
+    publishable, they are pooled (:func:`_pool_small_groups`).
+
+    Columns: ``grouping``, ``group`` (string); ``members``, ``team_share``;
+    for each outcome its count, ``_share``, ``_ratio``, ``_impact_ratio``
+    (Float64) and ``_flag`` (boolean), see :func:`_selection_columns`; the
+    other counts (Float64); ``suppressed`` (boolean).
+    """
+    if not (isinstance(min_group_size, int) and min_group_size >= 1):
+        raise DataValidationError(
+            f"min_group_size must be a positive integer, not {min_group_size!r}"
+        )
+    if not (0 < float(threshold) <= 1):
+        raise DataValidationError(f"threshold must be in (0, 1], not {threshold!r}")
+    table = _count_by_group(groups, counts)
+    if publishable:
+        table = _pool_small_groups(table, min_group_size)
+    else:
+        table["suppressed"] = (table["members"] < min_group_size).astype("boolean")
+        for column in ["members", *counts]:
+            table[column] = table[column].astype("Float64")
+    totals = table.groupby("grouping")["members"].transform("sum")
+    table.insert(3, "team_share", _ratio(table["members"], totals))
+    ordered = ["grouping", "group", "members", "team_share"]
+    for outcome in outcomes:
+        table = _selection_columns(table, outcome, min_group_size, threshold)
+        ordered += [outcome, *(f"{outcome}_{s}" for s in ("share", "ratio", "impact_ratio",
+                                                          "flag"))]
+    ordered += [c for c in counts if c not in outcomes]
+    return table[[*ordered, "suppressed"]].reset_index(drop=True)
+
+
 def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     """numerator / denominator as Float64, NA where the denominator is 0 or NA."""
     num = numerator.astype("Float64")
@@ -249,7 +288,7 @@ def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     return (num / den.where(den != 0)).astype("Float64")
 
 
-def selection_columns(
+def _selection_columns(
     table: pd.DataFrame, outcome: str, min_group_size: int, threshold: float
 ) -> pd.DataFrame:
     """Add ``{outcome}_share``, ``_ratio``, ``_impact_ratio`` and ``_flag`` to a counts table.
@@ -318,14 +357,17 @@ def assess_representation(
 
     ``publishable=False`` (the manager's view) shows every group and marks
     those under ``min_group_size`` members ``suppressed``. ``publishable=True``
-    (anything that leaves the manager's hands) pools them, see
-    :func:`pool_small_groups`, so no published row covers fewer members.
+    (anything that leaves the manager's hands) pools them into one
+    :data:`POOLED_GROUP` row, joined by the next smallest groups while that
+    row is itself under the minimum, so no published row covers fewer
+    members and no small group can be recovered by subtraction; a team under
+    the minimum publishes one row per grouping with every number NA.
 
     Returns :class:`~leadsync.tables.Validated`; ``quarantine`` holds members
     without a valid time zone or id, and bad signal rows. The signals of a
-    member without a time zone are not counted (the member's row says why). Raises on missing
-    columns, duplicate ids, a member missing from ``scores``, or bad keyword
-    arguments.
+    member without a time zone are not counted (the member's row says why).
+    Raises on missing columns, duplicate ids, a member missing from
+    ``scores``, or bad keyword arguments.
 
     Columns of ``frame`` (one row per grouping and group, ordered by grouping
     ``region`` then ``offset_band``, then group label; counts are Float64 so
@@ -341,14 +383,8 @@ def assess_representation(
     group's signals; NA when it has none); ``suppressed`` (boolean).
     """
     at = utc_timestamp(as_of)
-    if not (isinstance(min_group_size, int) and min_group_size >= 1):
-        raise DataValidationError(
-            f"min_group_size must be a positive integer, not {min_group_size!r}"
-        )
     if not (0 < float(top_fraction) <= 1):
         raise DataValidationError(f"top_fraction must be in (0, 1], not {top_fraction!r}")
-    if not (0 < float(threshold) <= 1):
-        raise DataValidationError(f"threshold must be in (0, 1], not {threshold!r}")
     if not (math.isfinite(window_days) and window_days > 0):
         raise DataValidationError(f"window_days must be a positive number, not {window_days!r}")
     require_columns(members, "members", ["member_id", "timezone", "is_leader", "track"])
@@ -356,9 +392,9 @@ def assess_representation(
         members, as_of=at, offset_edges=offset_edges, regions=regions
     )
     groups = grouped.frame
-    ids = pd.Index(groups["member_id"].astype("object").to_numpy(), dtype="object")
-    known = members[members["member_id"].notna()]
-    by_id = known.set_index(known["member_id"].astype("object"))
+    ids = id_index(groups["member_id"])
+    with_id = members[members["member_id"].notna()]
+    by_id = with_id.set_index(with_id["member_id"].astype("object"))
 
     leaders = by_id["is_leader"].reindex(ids).astype("boolean").fillna(False).to_numpy(dtype=bool)
     track = by_id["track"].reindex(ids).astype("string").str.strip()
@@ -367,7 +403,7 @@ def assess_representation(
 
     # Signals are checked against every member; those of a member left out for
     # want of a time zone are not counted (the member's quarantine row says why).
-    known = pd.Index(members["member_id"].dropna().astype("object").to_numpy(), dtype="object")
+    known = id_index(members["member_id"])
     arrays, signal_quarantine = prepare_signals(signals, known, at)
     grouped_position = ids.get_indexer(known)[arrays.member]
     window_start = at.value - int(window_days * NS_PER_DAY)
@@ -386,31 +422,18 @@ def assess_representation(
     }
     for position, level in enumerate(IMPACT_LEVELS):
         counts[f"_{level.lower()}"] = by_impact[:, position]
-    table = count_by_group(groups, counts)
-    if publishable:
-        table = pool_small_groups(table, min_group_size)
-    else:
-        table["suppressed"] = (table["members"] < min_group_size).astype("boolean")
-        for column in ["members", *counts]:
-            table[column] = table[column].astype("Float64")
-
+    outcomes = ("leaders", "pipeline", "top_scored")
+    table = summarise_groups(groups, counts, outcomes=outcomes, min_group_size=min_group_size,
+                             threshold=threshold, publishable=publishable)
     totals = table.groupby("grouping")[["members", "signals"]].transform("sum")
-    table.insert(3, "team_share", _ratio(table["members"], totals["members"]))
-    for outcome in ("leaders", "pipeline", "top_scored"):
-        table = selection_columns(table, outcome, min_group_size, threshold)
     table["signals_per_member"] = _ratio(table["signals"], table["members"])
     table["visibility_ratio"] = _ratio(
         table["signals_per_member"], _ratio(totals["signals"], totals["members"])
     )
     for level in IMPACT_LEVELS:
         table[f"{level.lower()}_share"] = _ratio(table[f"_{level.lower()}"], table["signals"])
-    ordered = ["grouping", "group", "members", "team_share"]
-    for outcome in ("leaders", "pipeline", "top_scored"):
-        ordered += [outcome] + [
-            f"{outcome}_{s}" for s in ("share", "ratio", "impact_ratio", "flag")
-        ]
-    ordered += ["signals", "signals_per_member", "visibility_ratio"]
-    ordered += [f"{level.lower()}_share" for level in IMPACT_LEVELS] + ["suppressed"]
+    ordered = [c for c in table.columns if not c.startswith("_") and c != "suppressed"]
+    ordered.append("suppressed")
     return Validated(
         table[ordered].reset_index(drop=True),
         merge_quarantines(grouped.quarantine, signal_quarantine),

@@ -22,6 +22,7 @@ import pandas as pd
 from leadsync.analytics._checks import (
     Issues,
     check_members,
+    id_index,
     merge_quarantines,
     require_columns,
     require_unique,
@@ -170,7 +171,7 @@ def assess_tracks(
     for name, value in (("ahead_margin", ahead_margin), ("behind_margin", behind_margin)):
         if not (math.isfinite(value) and value >= 0):
             raise DataValidationError(f"{name} must be a non-negative number, not {value!r}")
-    members, issues = check_members(members, ["track", "stage", "stage_started"])
+    issues = check_members(members, ["track", "stage", "stage_started"])
     track_text = _text(members["track"])
     stage_text = _text(members["stage"])
     on_track = (track_text.notna() & stage_text.notna()).to_numpy(dtype=bool)
@@ -196,9 +197,9 @@ def assess_tracks(
     require_columns(milestones, "milestones", ["milestone_id", "member_id", "milestone",
                                                "completed_on"])
     require_unique(milestones, "milestones", "milestone_id")
-    ids = pd.Index(members["member_id"].dropna().astype("object").to_numpy(), dtype="object")
+    ids = id_index(members["member_id"])
     done_issues = Issues("milestones", milestones, "milestone_id")
-    member_of = ids.get_indexer(milestones["member_id"].astype("object"))
+    member_of = ids.get_indexer(pd.Index(milestones["member_id"].astype("object")))
     missing_member = milestones["member_id"].isna().to_numpy()
     done_issues.flag(missing_member, "member_id is missing")
     done_issues.flag((member_of < 0) & ~missing_member,
