@@ -225,3 +225,18 @@ def test_meeting_arguments_are_checked() -> None:
         rank_meeting_slots(team(**NY_LONDON), on=dt.date(2026, 3, 2), duration_minutes=0)
     with pytest.raises(DataValidationError, match="on 'someday' is not a date"):
         compute_overlap(team(**NY_LONDON), on="someday")
+
+
+def test_slots_and_rotation_for_one_member() -> None:
+    solo = team(tok="Asia/Tokyo")  # 00:00–08:00 UTC
+    slots = rank_meeting_slots(solo, on="2026-03-16").frame
+    # One-hour meetings starting 00:00 … 07:00 fit: 15 half-hour starts, all ranked first.
+    assert list(slots["available"][:15]) == [1] * 15
+    assert slots.loc[0, "start_utc"] == utc("2026-03-16 00:00")
+    assert slots.loc[15, "available"] == 0
+    # 07:30–08:30 reaches 30 minutes past 17:00 JST.
+    late = slots.set_index(slots["start_utc"].dt.strftime("%H:%M")).loc["07:30"]
+    assert late["max_burden_hours"] == 0.5
+    rotation = plan_meeting_rotation(solo, start="2026-03-16", weeks=2)
+    assert list(rotation.schedule["start_utc"].dt.strftime("%H:%M")) == ["00:00", "00:00"]
+    assert rotation.burden.loc[0, "burden_hours"] == 0

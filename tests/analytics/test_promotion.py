@@ -135,3 +135,15 @@ def test_no_reviews() -> None:
     result = assess_promotions(frame("reviews"), signals(), team(), as_of=AS_OF)
     assert result.frame.empty
     assert "status" in result.frame.columns
+
+
+def test_one_member_team_can_never_reach_consensus() -> None:
+    solo = members({"member_id": "solo", "is_leader": True})
+    reviews = frame("reviews", review("r", "solo", (5, 5, 5, 5, 5), ("solo",), "Approved"))
+    row = assess_promotions(reviews, signals(signal("solo", "2026-03-01")), solo,
+                            as_of=AS_OF).frame.iloc[0]
+    assert row["weighted_score"] == 5
+    assert (row["senior_approvers"], row["other_approvers"]) == (0, 1)
+    assert row["status"] == "awaiting consensus"
+    assert row["conflict"]
+    assert row["evidence_technical_excellence"] == 1

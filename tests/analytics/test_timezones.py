@@ -262,3 +262,16 @@ def test_scores_must_cover_every_member() -> None:
                               as_of=AUDIT_AS_OF)
     with pytest.raises(DataValidationError, match="min_group_size"):
         assess_representation(team, sig, scores, as_of=AUDIT_AS_OF, min_group_size=0)
+
+
+def test_groups_of_empty_and_one_member_teams() -> None:
+    empty = compute_timezone_groups(members(), as_of="2026-03-20")
+    assert empty.frame.empty
+    assert list(empty.frame.columns) == [
+        "member_id", "timezone", "region", "utc_offset", "offset_band",
+    ]
+    one = compute_timezone_groups(members({"member_id": "solo", "timezone": "Asia/Kathmandu"}),
+                                  as_of="2026-03-20").frame
+    assert one.loc[0, "utc_offset"] == 5.75
+    assert one.loc[0, "region"] == "Asia"
+    assert one.loc[0, "offset_band"] == "UTC+04:00 to UTC+07:00"
