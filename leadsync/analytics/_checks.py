@@ -30,7 +30,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from leadsync.errors import DataValidationError
-from leadsync.tables import QUARANTINE_COLUMNS
+from leadsync.tables import QUARANTINE_COLUMNS, _to_timestamp
 
 __all__ = [
     "NAT",
@@ -67,28 +67,18 @@ BoolArray = npt.NDArray[np.bool_]
 
 
 def utc_timestamp(value: object, name: str = "as_of") -> pd.Timestamp:
-    """``value`` as a tz-aware UTC timestamp.
+    """``value`` as a tz-aware UTC timestamp, parsed as the canonical tables parse a date cell.
 
-    Accepts a ``datetime``/``Timestamp`` (naive ones are read as UTC, as the
-    canonical tables read them), a ``date`` (midnight UTC, like a date-only
-    cell) or an ISO 8601 string.
+    Accepts a ``datetime``/``Timestamp`` (naive ones are read as UTC), a
+    ``date`` (midnight UTC, like a date-only cell) or an ISO 8601 string.
     """
-    if isinstance(value, (pd.Timestamp, dt.datetime)):
-        ts = pd.Timestamp(value)
-    elif isinstance(value, dt.date):
-        ts = pd.Timestamp(value.year, value.month, value.day)
-    elif isinstance(value, str):
-        try:
-            ts = pd.Timestamp(value.strip())
-        except ValueError:
-            raise DataValidationError(f"{name} {value!r} is not a date") from None
-    else:
+    if not isinstance(value, (dt.date, str)):
         raise DataValidationError(
             f"{name} must be a date, datetime or ISO 8601 string, not {type(value).__name__}"
         )
-    if pd.isna(ts):
-        raise DataValidationError(f"{name} is missing")
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    ts = _to_timestamp(value)
+    if ts is None:
+        raise DataValidationError(f"{name} {value!r} is not a date")
     return ts.as_unit("ns")
 
 
