@@ -260,6 +260,7 @@ def run(data: dict[str, pd.DataFrame], repeat: int) -> dict[str, Any]:
     return {
         "repeat": repeat,
         "seconds": {name: round(statistics.median(t), 4) for name, t in timings.items()},
+        "first_run_seconds": {name: round(t[0], 4) for name, t in timings.items()},
         "rows_out": rows,
         "total_seconds": round(statistics.median(totals), 4),
         "worst_total_seconds": round(max(totals), 4),
@@ -304,6 +305,10 @@ def main(argv: list[str] | None = None) -> int:
         "build_inputs_seconds": round(build_seconds, 2),
         "target": {"total_seconds": TARGET_SECONDS, "peak_mb": TARGET_MB,
                    "machine": "2 cores"},
+        "note": "The first run also pays first-touch page faults for memory the process "
+                "has not used before (on this VM about 0.9 s to fault in the 400 MB float32 "
+                "pairwise matrix, 0.04 s once touched); medians are the steady state, "
+                "worst_total_seconds includes that first run.",
         "meets_target": result["worst_total_seconds"] <= TARGET_SECONDS
         and result["peak_rss_mb"] <= TARGET_MB,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
