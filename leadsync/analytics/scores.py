@@ -7,6 +7,7 @@ Owns :func:`score_members` and its model. Everything else that needs a score
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,7 +114,7 @@ def score_members(
     members: pd.DataFrame,
     *,
     as_of: object,
-    impact_weights: dict[str, float] | None = None,
+    impact_weights: Mapping[str, float] | None = None,
     half_life_days: float = _CONFIG.half_life_days,
     prior_strength: float = DEFAULT_PRIOR_STRENGTH,
     breadth_weight: float = 0.5,
