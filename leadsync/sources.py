@@ -29,7 +29,7 @@ else:
     from leadsync.connectors.base import PullStats, TableSource
 from leadsync.errors import ConfigError, LeadsyncError
 
-__all__ = ["SourceFactory", "open_source", "pin_field_ids"]
+__all__ = ["SourceFactory", "open_source", "pin_field_ids", "resolve_now"]
 
 #: The connector class of each workspace kind: (module, class).
 CONNECTORS: Mapping[str, tuple[str, str]] = {
@@ -82,7 +82,26 @@ def open_source(config: Config, table: str, *, env: Mapping[str, str] | None = N
     source_class: Any = getattr(module, class_name)
     factory = source_class.from_config
     kwargs: dict[str, Any] = {"env": env, "stats": stats}
-    if "field_ids" in inspect.signature(factory).parameters:
+    accepts = inspect.signature(factory).parameters
+    if "field_ids" in accepts:
         kwargs["field_ids"] = field_ids  # a connector that takes the ids itself
+    if "progress" in accepts:
+        kwargs["progress"] = False  # the sync shows one progress display per table
     source: TableSource = factory(pinned, table, **kwargs)
+    resolve_now(source)
     return source
+
+
+def resolve_now(source: object) -> None:
+    """Make a lazily connecting source read its schema and resolve its mapping now.
+
+    Connectors connect on first use; the sync opens every table before it
+    writes anything, so a wrong token, a missing database or a field that no
+    longer maps must fail here, not after other tables were written.
+    """
+    connect = getattr(source, "connect", None)
+    if callable(connect):
+        connect()  # Notion: resolves the data source and the mapping
+    fields = getattr(source, "fields", None)
+    if callable(fields):
+        fields()  # Airtable: reads the base schema and resolves the mapping

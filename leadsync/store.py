@@ -638,8 +638,11 @@ class Store:
         """Upsert ``rows`` by source id in one transaction; unchanged rows are not rewritten.
 
         ``quarantine`` sets (entry) or clears (None) the quarantine of the given
-        ids. With ``members_changed`` (a members batch), a batch that changed
-        anything marks every table's quarantine stale.
+        ids; without it (None), the table's quarantine is marked stale, to be
+        recomputed whole when the table's sync finishes: either way a crash
+        cannot leave a committed row with a wrong quarantine. With
+        ``members_changed`` (a members batch), a batch that changed anything
+        marks every table's quarantine stale.
         """
         self._need_writable()
         stamp = encode_time(now)
@@ -675,8 +678,11 @@ class Store:
                 existing[row.source_id] = (row.content, False)  # an id twice in one batch
                 if i + 1 == half:
                     checkpoint("batch-mid", table)
-            if quarantine:
+            if quarantine is not None:
                 self._set_quarantine(conn, table, quarantine, stamp)
+            else:
+                conn.execute("UPDATE cursors SET quarantine_stale = 1 WHERE table_name = ?",
+                             (table,))
             if members_changed and counts.changed:
                 conn.execute("UPDATE cursors SET quarantine_stale = 1")
             checkpoint("batch-before-commit", table)
@@ -701,11 +707,11 @@ class Store:
 
     def commit_cursor(self, table: str, *, since: dt.datetime | None, lag: dt.timedelta,
                       field_ids: Mapping[str, str] | None, field_names: Mapping[str, str] | None,
-                      finish: bool, recompute_quarantine: bool, now: dt.datetime) -> None:
+                      finish: bool, now: dt.datetime) -> None:
         """Move ``table``'s cursor (and remember its resolved field ids) in one transaction.
 
         With ``finish`` (no reconciliation follows), the table's quarantine is
-        recomputed here when it is stale or ``recompute_quarantine`` asks.
+        recomputed here when it is stale.
         """
         self._need_writable()
         stamp = encode_time(now)
@@ -725,7 +731,7 @@ class Store:
                  json.dumps(dict(field_names), sort_keys=True) if field_ids and field_names
                  else None, stamp))
             if finish:
-                self._finish_quarantine(conn, table, recompute_quarantine, stamp)
+                self._finish_quarantine(conn, table, False, stamp)
             self._checkpoint("cursor-before-commit", table)
         self._checkpoint("cursor-after-commit", table)
 
@@ -736,7 +742,7 @@ class Store:
                 "SELECT source_id, deleted_at FROM records WHERE table_name = ?", (table,))}
 
     def reconcile(self, table: str, live_ids: set[str], *, members_changed: bool,
-                  recompute_quarantine: bool, now: dt.datetime) -> tuple[list[str], list[str]]:
+                  now: dt.datetime) -> tuple[list[str], list[str]]:
         """Tombstone the live rows missing from ``live_ids``, revive the tombstoned
         ones in it, and record the reconciliation, in one transaction.
 
@@ -765,7 +771,8 @@ class Store:
                 conn.execute("UPDATE cursors SET quarantine_stale = 1")
             conn.execute("UPDATE cursors SET reconciled_at = ? WHERE table_name = ?",
                          (stamp, table))
-            self._finish_quarantine(conn, table, recompute_quarantine or bool(back), stamp)
+            # A revived row's quarantine entry went with its tombstone: recompute.
+            self._finish_quarantine(conn, table, bool(back), stamp)
             checkpoint("reconcile-before-commit", table)
         checkpoint("reconcile-after-commit", table)
         return gone, back

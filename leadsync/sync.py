@@ -266,8 +266,13 @@ def _reconcile_due(run: _Run, stored_reconciled: dt.datetime | None, full_read: 
 
 def _pull(run: _Run, table: str, source: TableSource, cursor: Cursor | None,
           members: MemberIndex | None, summary: TableSummary, changed: set[str],
-          seen: set[str], start: Cursor) -> Cursor:
-    """Fetch and upsert (or compare, in a dry run); returns the advanced cursor."""
+          seen: set[str], start: Cursor, whole_quarantine: bool) -> Cursor:
+    """Fetch and upsert (or compare, in a dry run); returns the advanced cursor.
+
+    With ``whole_quarantine`` (a full read, a stale quarantine, the members
+    table), batches leave the quarantine to be recomputed whole at the end
+    instead of maintaining it row by row.
+    """
     store = run.store
     advanced = start
     label = f"{'dry run: ' if run.dry_run else ''}sync {table}"
@@ -277,7 +282,9 @@ def _pull(run: _Run, table: str, source: TableSource, cursor: Cursor | None,
             records = [r for r, _ in prepared]
             rows = [p for _, p in prepared]
             advanced = advanced.advanced(records)
-            entries = None if table == "members" else _batch_quarantine(table, records, members)
+            entries = None
+            if run.dry_run or (table != "members" and not whole_quarantine):
+                entries = _batch_quarantine(table, records, members)
             if run.dry_run:
                 counts = store.compare_batch(table, rows)
                 summary.quarantined += sum(1 for e in (entries or {}).values() if e)
@@ -341,16 +348,16 @@ def _sync_table(run: _Run, opened: _Opened) -> TableSummary:
     changed: set[str] = set()
     seen: set[str] = set()
     summary.full_read = full_read
+    whole = full_read or (stored is not None and stored.quarantine_stale)
     cursor = _pull(run, table, source, None if full_read else start, members, summary,
-                   changed, seen, start)
+                   changed, seen, start, whole)
     crash("fetch-done", table)
 
     resolved = _field_ids(source)
     names = {c: mapping[c] for c in resolved if c in mapping} if resolved else None
     if not run.dry_run:
         store.commit_cursor(table, since=cursor.since, lag=lag, field_ids=resolved,
-                            field_names=names, finish=not due,
-                            recompute_quarantine=False, now=run.clock())
+                            field_names=names, finish=not due, now=run.clock())
     if due:
         live = seen if full_read else set(source.list_ids())
         if not full_read:
@@ -365,17 +372,17 @@ def _sync_table(run: _Run, opened: _Opened) -> TableSummary:
                     seen = set()
                     summary.full_read = True
                     cursor = _pull(run, table, source, None, members, summary, changed,
-                                   seen, cursor)
+                                   seen, cursor, True)
                     store.commit_cursor(table, since=cursor.since, lag=lag,
                                         field_ids=resolved, field_names=names, finish=False,
-                                        recompute_quarantine=False, now=run.clock())
+                                        now=run.clock())
                     live = seen
         if run.dry_run:
             gone, back = store.compare_reconcile(table, live)
             back = [b for b in back if b not in seen]  # fetched ones were counted already
         else:
             gone, back = store.reconcile(table, live, members_changed=table == "members",
-                                         recompute_quarantine=False, now=run.clock())
+                                         now=run.clock())
         summary.deleted = len(gone)
         summary.revived += len(back)
         summary.reconciled = True

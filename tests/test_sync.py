@@ -319,3 +319,26 @@ def test_the_run_log_and_summary_agree(tmp_path: Path) -> None:
         assert (run["status"], run["added"], run["requests"]) == \
             ("ok", data["added"], data["requests"])
         assert run["finished_at"] >= run["started_at"]
+
+
+def test_the_quarantine_follows_rows_fixed_and_broken_upstream(tmp_path: Path) -> None:
+    ws = FakeWorkspace.sample(members=5, signals=120, seed=18, bad_rate=0)
+    path = tmp_path / "leadsync.db"
+    first, second, third = sorted(ws.live_ids("signals"))[:3]
+    ws.edit("signals", first, impact="Enormous")
+    ws.set_problem("signals", second, "Date: a date range cannot be read")
+    sync(ws, path)
+    with open_store(path) as store:
+        assert set(store.quarantine("signals")["source_id"]) == {first, second}
+        assert store.cursor("signals").quarantine_stale is False  # type: ignore[union-attr]
+    ws.tick(minutes=10)
+    ws.edit("signals", first, impact="High")  # fixed upstream
+    ws.set_problem("signals", second, None)  # fixed upstream
+    ws.edit("signals", third, signal_type="Diplomatic")  # broken upstream
+    summary = sync(ws, path)  # incremental, members unchanged: kept row by row
+    assert (summary.tables[1].updated, summary.tables[1].quarantined) == (3, 1)
+    with open_store(path) as store:
+        quarantine = store.quarantine("signals")
+        assert list(quarantine["source_id"]) == [third]
+        assert "signal_type 'Diplomatic' is not one of" in quarantine["reason"][0]
+        assert compare_store(store, ws) == []
