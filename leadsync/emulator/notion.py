@@ -46,7 +46,7 @@ import mimetypes
 import random
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
@@ -912,7 +912,7 @@ class NotionService:
         ``created_time`` stamps every row (one datetime) or each row (a
         sequence); the default is the clock's now. Rate limits do not apply.
         """
-        with self.emulator.lock:
+        with self.emulator.lock, _python_errors():
             ds = self.ws.data_source(parse_id(ds_id, "data_source_id"))
             made: list[str] = []
             for n, row in enumerate(rows):
@@ -927,7 +927,7 @@ class NotionService:
 
         Bumps ``last_edited_time`` to ``when`` (default: the clock's now).
         """
-        with self.emulator.lock:
+        with self.emulator.lock, _python_errors():
             page = self.ws.page(parse_id(page_id, "page_id"))
             if page.ds_id is None:
                 page.values["title"] = coerce_plain(
@@ -940,14 +940,14 @@ class NotionService:
 
     def trash_page(self, page_id: str, trashed: bool = True) -> None:
         """Move a page to the trash (or back), bumping ``last_edited_time``."""
-        with self.emulator.lock:
+        with self.emulator.lock, _python_errors():
             page = self.ws.page(parse_id(page_id, "page_id"))
             page.in_trash = trashed
             self.ws.touch(page, self.now(), self.bot_id)
 
     def rename_property(self, ds_id: str, old_name: str, new_name: str) -> None:
         """Rename a property (its id stays), as a user would in the Notion UI."""
-        with self.emulator.lock:
+        with self.emulator.lock, _python_errors():
             ds = self.ws.data_source(parse_id(ds_id, "data_source_id"))
             prop = ds.lookup(old_name)
             if prop is None:
@@ -958,7 +958,7 @@ class NotionService:
 
     def pages(self, ds_id: str, *, include_trashed: bool = False) -> list[dict[str, Any]]:
         """Every row of a data source as the API would answer it (creation order, a copy)."""
-        with self.emulator.lock:
+        with self.emulator.lock, _python_errors():
             ds = self.ws.data_source(parse_id(ds_id, "data_source_id"))
             rows = [self.page_object(p) for p in self.ws.ds_pages(ds)
                     if include_trashed or not p.in_trash]
@@ -968,6 +968,17 @@ class NotionService:
 
 # ---------------------------------------------------------------------------
 # Module helpers
+
+
+@contextlib.contextmanager
+def _python_errors() -> Iterator[None]:
+    """Direct helpers raise Python errors: KeyError for a missing object, else ValueError."""
+    try:
+        yield
+    except NotionError as exc:
+        if exc.status == 404:
+            raise KeyError(exc.message) from None
+        raise ValueError(exc.message) from None
 
 
 def _request_id() -> str:
