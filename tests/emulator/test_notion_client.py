@@ -236,6 +236,37 @@ def test_data_source_update_renames_adds_and_retitles(notion: Client, emu: Emula
     row = notion.data_sources.query(data_source_id=ds, filter_properties=[before])["results"][0]
     assert list(row["properties"]) == ["Effect"]
     assert row["properties"]["Effect"]["select"]["name"] == "High"
+    removed = notion.data_sources.update(data_source_id=ds, properties={"Notes": None})
+    assert "Notes" not in removed["properties"]
+    with pytest.raises(APIResponseError) as keep_title:
+        notion.data_sources.update(data_source_id=ds, properties={"Name": None})
+    assert keep_title.value.code == "validation_error"
+
+
+def test_a_database_parent_works_while_it_has_one_data_source(notion: Client,
+                                                              emu: Emulator) -> None:
+    db = notion.databases.create(parent={"page_id": emu.notion.root_page_id},
+                                 title=[{"text": {"content": "One"}}])
+    page = notion.pages.create(parent={"database_id": db["id"]}, properties={
+        "Name": {"title": [{"text": {"content": "row"}}]}})
+    assert page["parent"] == {"type": "data_source_id",
+                              "data_source_id": db["data_sources"][0]["id"],
+                              "database_id": db["id"]}
+
+
+def test_append_after_a_given_block(notion: Client, emu: Emulator) -> None:
+    def para(text: str) -> dict[str, Any]:
+        return {"type": "paragraph", "paragraph": {"rich_text": [{"text": {"content": text}}]}}
+    page = emu.notion.root_page_id
+    first, _last = notion.blocks.children.append(block_id=page, children=[
+        para("first"), para("last")])["results"]
+    notion.blocks.children.append(block_id=page, children=[para("middle")], after=first["id"])
+    notion.blocks.children.append(block_id=page, children=[para("top")],
+                                  position={"type": "start"})
+    texts = [b["paragraph"]["rich_text"][0]["plain_text"]
+             for b in notion.blocks.children.list(block_id=page)["results"]
+             if b["type"] == "paragraph"]
+    assert texts == ["top", "first", "middle", "last"]
 
 
 def test_append_list_and_delete_blocks(notion: Client, emu: Emulator) -> None:
@@ -289,6 +320,11 @@ def test_append_list_and_delete_blocks(notion: Client, emu: Emulator) -> None:
         notion.blocks.children.append(block_id=report["id"], children=too_many)
     assert refused.value.code == "validation_error"
     assert "body.children.length should be ≤ `100`, instead was `101`." in str(refused.value)
+    long_table = [{"type": "table", "table": {"table_width": 2, "children": rows[:1] * 101}}]
+    with pytest.raises(APIResponseError) as long_refused:
+        notion.blocks.children.append(block_id=report["id"], children=long_table)
+    assert ("body.children[0].table.children.length should be ≤ `100`, instead was `101`."
+            in str(long_refused.value))
     too_deep = [{"type": "toggle", "toggle": {"rich_text": [], "children": [
         {"type": "toggle", "toggle": {"rich_text": [], "children": [
             {"type": "toggle", "toggle": {"rich_text": [], "children": [

@@ -37,6 +37,7 @@ def signals(emu: Emulator, notion: Client) -> str:
                                               {"name": "High"}]}},
             "Stage": {"status": {}}, "Date": {"date": {}}, "Done": {"checkbox": {}},
             "Tags": {"multi_select": {}}, "Evidence": {"url": {}},
+            "Big": {"formula": {"expression": 'prop("Points") > 2'}},
         }},
     )
     ds: str = db["data_sources"][0]["id"]
@@ -88,6 +89,8 @@ def names(answer: dict[str, Any] | list[dict[str, Any]]) -> list[str]:
      ["Reviewed PRs", "Wrote ADR", "Mentored Jun"]),
     ({"property": "Points", "number": {"greater_than": 2}}, ["Reviewed PRs", "Wrote ADR"]),
     ({"property": "Done", "checkbox": {"equals": True}}, ["Wrote ADR"]),
+    ({"property": "Big", "formula": {"checkbox": {"equals": True}}},
+     ["Reviewed PRs", "Wrote ADR"]),
     ({"property": "Tags", "multi_select": {"contains": "infra"}}, ["Reviewed PRs", "Wrote ADR"]),
     ({"property": "Evidence", "url": {"is_empty": True}},
      ["Wrote ADR", "Mentored Jun", "Coordinated hand-off"]),

@@ -159,6 +159,18 @@ def test_relation_and_people_in_page_objects_stop_at_25(notion: Client, emu: Emu
     assert owners["results"][29]["people"]["name"] == "Person 29"
 
 
+def test_mentions_in_text_stop_at_25_in_page_objects(notion: Client, ds: str) -> None:
+    mention = {"type": "mention", "mention": {"type": "user", "user": {
+        "id": "00000000-0000-4000-8000-000000000001"}}}
+    page = create(notion, ds, {"Notes": {"rich_text": [mention, *text(" and "), mention] * 15}})
+    shown = page["properties"]["Notes"]["rich_text"]
+    assert sum(item["type"] == "mention" for item in shown) == 25
+    assert shown[0]["plain_text"] == "@Person 1"
+    full = notion.pages.properties.retrieve(page_id=page["id"],
+                                            property_id=page["properties"]["Notes"]["id"])
+    assert sum(r["rich_text"]["type"] == "mention" for r in full["results"]) == 30
+
+
 def test_simple_property_items_are_single_objects(notion: Client, ds: str) -> None:
     page = create(notion, ds, {"Score": {"number": 7}, "Name": {"title": text("T")}})
     score = page["properties"]["Score"]["id"]
