@@ -63,6 +63,7 @@ from leadsync.emulator.notion_blocks import (
     block_object,
     child_ids,
     page_parent,
+    takes_children,
     validate_blocks,
 )
 from leadsync.emulator.notion_model import (
@@ -227,12 +228,8 @@ class NotionService:
 
     def file_url(self, upload: FileUpload) -> str:
         """Where an attached upload can be fetched (an emulator URL standing in for S3's)."""
-        try:
-            base = self.emulator.url
-        except RuntimeError:
-            base = "http://127.0.0.1"
         name = quote(upload.filename or "file")
-        return f"{base}/v1/_files/{upload.id}/{name}?X-Amz-Expires=3600"
+        return f"{self._base_url()}/v1/_files/{upload.id}/{name}?X-Amz-Expires=3600"
 
     # -- routing -------------------------------------------------------------
 
@@ -418,6 +415,7 @@ class NotionService:
         return out
 
     def _base_url(self) -> str:
+        """The emulator's URL (upload and next URLs point back at it), even before start()."""
         try:
             return self.emulator.url
         except RuntimeError:
@@ -621,15 +619,7 @@ class NotionService:
         return page
 
     def _insert_subpage(self, above: Page, properties: Any) -> Page:
-        if not isinstance(properties, dict):
-            raise invalid("body failed validation: body.properties should be an object, "
-                          f"instead was `{short_json(properties)}`.")
-        title: Any = ""
-        for key, value in properties.items():
-            if key != "title":
-                raise invalid(f"{key} is not a property that exists.")
-            raw = value.get("title") if isinstance(value, dict) else value
-            title = parse_rich_text(self, raw, "body.properties.title.title")
+        title = self._subpage_title(properties)
         page = Page(self.new_id(), self.now(), self.bot_id, parent_type="page_id",
                     parent_id=above.id, seq=self.ws.next_seq())
         page.values["title"] = title
@@ -656,7 +646,7 @@ class NotionService:
                 values = self._parse_properties(self.ws.data_sources[page.ds_id],
                                                 body["properties"], "body.properties")
             else:
-                values = {"title": self._insert_title(body["properties"])}
+                values = {"title": self._subpage_title(body["properties"])}
         icon = self._media_in(body["icon"], "body.icon") if "icon" in body else page.icon
         cover = self._media_in(body["cover"], "body.cover") if "cover" in body else page.cover
         page.values.update(values)
@@ -666,12 +656,15 @@ class NotionService:
         self.ws.touch(page, self.now(), self.bot_id)
         return self.page_object(page, self._version(request))
 
-    def _insert_title(self, properties: Any) -> Any:
-        if not isinstance(properties, dict) or set(properties) - {"title"}:
-            extra = sorted(set(properties) - {"title"}) if isinstance(properties, dict) else []
-            raise invalid(f"{extra[0] if extra else 'properties'} is not a property that "
-                          "exists.")
-        raw = properties.get("title", {})
+    def _subpage_title(self, properties: Any) -> Any:
+        """The stored title of a page under a page: its only property is ``title``."""
+        if not isinstance(properties, dict):
+            raise invalid("body failed validation: body.properties should be an object, "
+                          f"instead was `{short_json(properties)}`.")
+        for key in properties:
+            if key != "title":
+                raise invalid(f"{key} is not a property that exists.")
+        raw = properties.get("title", {"title": []})
         return parse_rich_text(self, raw.get("title") if isinstance(raw, dict) else raw,
                                "body.properties.title.title")
 
@@ -681,7 +674,7 @@ class NotionService:
         ds = self.ws.data_sources.get(page.ds_id) if page.ds_id else None
         prop: PropertySchema | None = None
         if ds is not None:
-            prop = ds.props_by_id.get(quote(key, safe="~_.-")) or ds.props_by_id.get(key)
+            prop = ds.property_by_id(key)
             if prop is None:
                 raise NotionError(404, "object_not_found",
                                   f"Could not find property with ID: {key}.")
@@ -762,11 +755,7 @@ class NotionService:
             raise invalid("body failed validation: body.children should be defined, instead "
                           "was `undefined`.")
         parent_type = found.type if isinstance(found, Block) else None
-        if isinstance(found, Block) and found.type not in ("table", "paragraph", "toggle",
-                                                           "bulleted_list_item", "quote",
-                                                           "numbered_list_item", "to_do",
-                                                           "callout") and not (
-                found.type.startswith("heading") and found.data.get("is_toggleable")):
+        if isinstance(found, Block) and not takes_children(found.type, found.data):
             raise invalid(f"Block type {found.type} does not support children.")
         pending = validate_blocks(self, body["children"], "body.children", parent_type)
         if isinstance(found, Block) and found.type == "table":

@@ -32,7 +32,7 @@ from leadsync.emulator.notion_values import (
 
 __all__ = [
     "BLOCK_TYPES", "append_blocks", "block_object", "child_ids", "page_parent",
-    "validate_blocks",
+    "takes_children", "validate_blocks",
 ]
 
 #: Most blocks in one request, all levels together (reference §3.2).
@@ -47,10 +47,16 @@ _MEDIA_TYPES = ("image", "file", "pdf", "video", "audio")
 BLOCK_TYPES = frozenset(_TEXT_TYPES + _MEDIA_TYPES + (
     "code", "divider", "table", "table_row", "bookmark", "equation", "embed",
     "table_of_contents", "breadcrumb"))
-#: Types that may have children (headings only when toggleable).
+#: Types that may have children (headings too, when toggleable: see takes_children).
 _PARENT_TYPES = frozenset(("paragraph", "bulleted_list_item", "numbered_list_item", "quote",
-                           "toggle", "to_do", "callout", "table", "heading_1", "heading_2",
-                           "heading_3"))
+                           "toggle", "to_do", "callout", "table"))
+
+
+def takes_children(kind: str, data: dict[str, Any]) -> bool:
+    """Can a block of this type hold children (headings only when toggleable)?"""
+    if kind.startswith("heading"):
+        return bool(data.get("is_toggleable"))
+    return kind in _PARENT_TYPES
 
 
 def _fail(message: str) -> NotionError:
@@ -111,8 +117,7 @@ def _block(env: Env, raw: Any, path: str, depth: int, parent_type: str | None,
     children_raw = body.get("children")
     children: list[_Pending] = []
     if children_raw is not None:
-        if kind not in _PARENT_TYPES or (kind.startswith("heading") and
-                                         not data.get("is_toggleable")):
+        if not takes_children(kind, data):
             raise _fail(f"{bpath}.children should be not present, instead was "
                         f"`{short_json(children_raw)}`.")
         if depth >= MAX_NESTING:

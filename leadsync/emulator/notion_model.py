@@ -178,9 +178,6 @@ class User:
             "type": kind, kind: detail,
         }
 
-    def partial(self) -> dict[str, Any]:
-        return {"object": "user", "id": self.id}
-
 
 class PropertySchema:
     """One property of a data source: its id (as the API shows it), name, type and settings.
@@ -267,11 +264,12 @@ class DataSource:
         self.version += 1
 
     def lookup(self, key: str) -> PropertySchema | None:
-        """A property by name, else by id (as shown, or percent-decoded)."""
-        prop = self.properties.get(key)
-        if prop is None:
-            prop = self.props_by_id.get(key) or self.props_by_id.get(quote(key, safe="~_.-"))
-        return prop
+        """A property by name, else by id."""
+        return self.properties.get(key) or self.property_by_id(key)
+
+    def property_by_id(self, key: str) -> PropertySchema | None:
+        """A property by id, as the API shows it (``%3CnJT``) or percent-decoded (``<nJT``)."""
+        return self.props_by_id.get(key) or self.props_by_id.get(quote(key, safe="~_.-"))
 
     def title_property(self) -> PropertySchema:
         for prop in self.properties.values():

@@ -21,7 +21,6 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import quote
 
 from leadsync.emulator.notion_formula import Formula, format_value, result_json
 from leadsync.emulator.notion_model import (
@@ -465,11 +464,6 @@ def _limited_string(limit: int) -> Callable[[Env, DataSource | None, PropertySch
     return write
 
 
-def _write_status(env: Env, ds: DataSource | None, prop: PropertySchema, raw: Any,
-                  path: str) -> Any:
-    return None if raw is None else _option(env, ds, prop, raw, path)
-
-
 def _write_files(env: Env, ds: DataSource | None, prop: PropertySchema, raw: Any,
                  path: str) -> Any:
     return tuple(parse_file(env, item, f"{path}[{n}]", need_name=True)
@@ -527,7 +521,7 @@ _WRITERS: dict[str, Callable[[Env, DataSource | None, PropertySchema, Any, str],
     "number": _write_number,
     "select": _write_select,
     "multi_select": _write_multi_select,
-    "status": _write_status,
+    "status": _write_select,  # same shape; _option refuses unknown status names
     "date": _write_date,
     "people": _write_people,
     "relation": _write_relation,
@@ -1050,7 +1044,3 @@ def property_item(env: Env, page: Page, ds: DataSource | None, prop: PropertySch
     value.pop("has_more", None)
     return [], {"object": "property_item", **value}
 
-
-def property_path_id(prop_id: str) -> str:
-    """A property id as it goes into a URL path."""
-    return quote(prop_id, safe="%~_.-")
