@@ -519,6 +519,10 @@ class _Entry:
         self.positions: dict[str, int] | None = None
         self.previous = previous
 
+    def size(self) -> int:
+        """Page ids held, this generation and the one kept for cursors."""
+        return len(self.order) + (len(self.previous.order) if self.previous else 0)
+
     def position(self, page_id: str) -> int | None:
         if self.positions is None:
             self.positions = {page_id: n for n, page_id in enumerate(self.order)}
@@ -526,10 +530,16 @@ class _Entry:
 
 
 class QueryCache:
-    """Result orders of recent queries, keyed by data source and query signature."""
+    """Result orders of recent queries, keyed by data source and query signature.
 
-    def __init__(self, size: int = 64):
+    Least recently used orders go first once more than ``size`` queries or
+    more than ``max_ids`` page ids in all are kept (a 100,000-row order with
+    its position index takes a few MB).
+    """
+
+    def __init__(self, size: int = 32, max_ids: int = 1_000_000):
         self.size = size
+        self.max_ids = max_ids
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
         self.computed = 0  # how many orders were computed (for tests and benchmarks)
 
@@ -545,7 +555,9 @@ class QueryCache:
             self.computed += 1
             self._entries[slot] = entry
         self._entries.move_to_end(slot)
-        while len(self._entries) > self.size:
+        while len(self._entries) > 1 and (
+                len(self._entries) > self.size
+                or sum(e.size() for e in self._entries.values()) > self.max_ids):
             self._entries.popitem(last=False)
         return entry
 

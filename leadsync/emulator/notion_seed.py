@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from leadsync.emulator.notion_model import DataSource, User
-from leadsync.emulator.notion_schema import set_status_groups
+from leadsync.emulator.notion_schema import apply_schema_update, set_status_groups
 from leadsync.emulator.notion_values import text_item
 from leadsync.emulator.sample import LAYOUT, FieldSpec, TableLayout
 from leadsync.tables import TABLES
@@ -84,8 +84,6 @@ def _create_table(service: NotionService, table: TableLayout) -> DataSource:
     title = [text_item(table.notion_title)]
     db, ds = service.create_database(service.root_page_id, title, configs)
     if own:  # a relation to itself needs the data source's own id: added afterwards
-        from leadsync.emulator.notion_schema import apply_schema_update
-
         known[table.table] = ds.id
         later = {spec.name: _config(spec, known) for spec in specs
                  if spec.name in own or _needs(spec, own)}

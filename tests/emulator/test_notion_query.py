@@ -11,6 +11,7 @@ import pytest
 from notion_client import APIResponseError, Client, collect_paginated_api
 
 from leadsync.emulator import Emulator, FrozenClock, Limits
+from leadsync.emulator.notion_query import QueryCache
 
 START = dt.datetime(2026, 11, 1, 9, 0, 30, tzinfo=dt.UTC)
 
@@ -258,3 +259,19 @@ def test_query_cap_is_configurable() -> None:
     assert len(second["results"]) == 5
     assert second["has_more"] is False
     assert second["request_status"]["incomplete_reason"] == "query_result_limit_reached"
+
+
+@pytest.mark.parametrize("cache", [QueryCache(size=2), QueryCache(max_ids=5)])
+def test_the_order_cache_is_bounded(notion: Client, signals: str, emu: Emulator,
+                                    cache: QueryCache) -> None:
+    emu.notion.queries = cache
+    sorts = [[{"property": name, "direction": "ascending"}] for name in ("Points", "Date")]
+    for sort in sorts:
+        notion.data_sources.query(data_source_id=signals, sorts=sort)
+    computed = cache.computed
+    notion.data_sources.query(data_source_id=signals, sorts=sorts[1])  # the newest stays
+    assert cache.computed == computed
+    notion.data_sources.query(data_source_id=signals, sorts=[
+        {"property": "Impact", "direction": "ascending"}])
+    notion.data_sources.query(data_source_id=signals, sorts=sorts[0])  # evicted: recomputed
+    assert cache.computed == computed + 2
