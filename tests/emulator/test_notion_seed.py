@@ -125,7 +125,8 @@ def test_values_use_labels_dates_and_empties(emu: Emulator,
         if record["date"] is None:
             assert date is None
         elif isinstance(record["date"], dt.datetime):
-            assert date["start"] == record["date"].isoformat(timespec="milliseconds")
+            with_ms = record["date"].isoformat(timespec="milliseconds")  # Notion's format
+            assert date["start"] == with_ms
             assert dt.datetime.fromisoformat(date["start"]) == record["date"]
         else:
             assert date["start"] == record["date"].isoformat()
