@@ -638,9 +638,10 @@ class Store:
         """Upsert ``rows`` by source id in one transaction; unchanged rows are not rewritten.
 
         ``quarantine`` sets (entry) or clears (None) the quarantine of the given
-        ids; without it (None), the table's quarantine is marked stale, to be
-        recomputed whole when the table's sync finishes: either way a crash
-        cannot leave a committed row with a wrong quarantine. With
+        ids; without it (None), a batch that changed rows marks the table's
+        quarantine stale, to be recomputed whole when the table's sync
+        finishes: either way a crash cannot leave a committed row with a wrong
+        quarantine. With
         ``members_changed`` (a members batch), a batch that changed anything
         marks every table's quarantine stale.
         """
@@ -680,7 +681,9 @@ class Store:
                     checkpoint("batch-mid", table)
             if quarantine is not None:
                 self._set_quarantine(conn, table, quarantine, stamp)
-            else:
+            elif counts.changed:
+                # Unchanged rows cannot change their quarantine (members changes
+                # mark every table stale on their own).
                 conn.execute("UPDATE cursors SET quarantine_stale = 1 WHERE table_name = ?",
                              (table,))
             if members_changed and counts.changed:
