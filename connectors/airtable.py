@@ -331,7 +331,7 @@ class AirtableClient(pyairtable.Api):
                 self._inside.active = False
 
         return retrying(call, policy=self.policy, limiter=self.limiter(str(url)),
-                        stats=self.stats, what=f"airtable {what}")
+                        stats=self.stats, what=what)
 
 
 def fetch_base_schema(client: AirtableClient, base_id: str) -> tuple[AirtableTable, ...]:

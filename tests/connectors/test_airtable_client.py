@@ -533,3 +533,38 @@ def test_writes_that_cannot_be_made_are_refused_up_front(stub: Stub) -> None:
     with pytest.raises(SchemaError, match="'Nope'"):
         writer.write_rows([{"Report key": "a", "Nope": 1}], key_fields=["Report key"])
     assert [s.method for s in stub.seen] == ["GET"]  # only the schema was read
+
+
+def test_the_default_mapping_names_what_a_table_lacks(stub: Stub) -> None:
+    stub.answer(Answer(200, SCHEMA))
+    # no mapping: the sample layout's names, of which "Rotation" has none for signals
+    source = AirtableSource(client_for(stub), BASE, "Rotation", canonical="signals")
+    with pytest.raises(SchemaError) as caught:
+        source.fields()
+    message = str(caught.value)
+    assert "required column(s) member_id, signal_type, date, impact of signals" in message
+    assert "pass a mapping" in message
+    assert "'Starts' (date)" in message
+
+
+def test_one_limiter_per_base_shared_by_every_client_and_table() -> None:
+    first = AirtableClient(TOKEN, endpoint_url="http://127.0.0.1:9", rps=5.0)
+    second = AirtableClient(TOKEN, endpoint_url="http://127.0.0.1:9", rps=5.0)
+    signals = first.limiter(f"http://127.0.0.1:9/v0/{BASE}/tblSignals")
+    assert signals is second.limiter(f"http://127.0.0.1:9/v0/{BASE}/tblMembers?pageSize=100")
+    assert signals is first.limiter(f"http://127.0.0.1:9/v0/meta/bases/{BASE}/tables")
+    assert signals is not first.limiter("http://127.0.0.1:9/v0/appOTHEROTHEROTH/tblX")
+    assert signals is not None
+    assert signals.rate == 5.0
+    assert AirtableClient(TOKEN, rps=None).limiter(f"https://api.airtable.com/v0/{BASE}/t") is None
+
+
+def test_public_names_exist() -> None:
+    import leadsync.connectors.airtable as airtable
+    import leadsync.connectors.airtable_decode as decode
+    import leadsync.connectors.airtable_encode as encode
+    import leadsync.connectors.airtable_formula as formula
+
+    for module in (airtable, decode, encode, formula):
+        for name in module.__all__:
+            assert hasattr(module, name), f"{module.__name__}.{name}"

@@ -354,6 +354,14 @@ def test_member_reference_from_every_kind_of_field(table_all: AirtableTable,
     assert record.values["member_id"] == expected
 
 
+def test_a_single_member_column_with_several_links_is_quarantined(
+        table_all: AirtableTable, records: list[dict[str, Any]]) -> None:
+    plans = _plan(table_all, {"member_id": "f_multipleRecordLinks", "signal_type": "Name",
+                              "impact": "Name", "date": "f_createdTime"})
+    result = records_to_frame("signals", [decode_record(records[2], plans)])
+    assert "member_id names 2 people, expected one" in result.quarantine["reason"].iloc[0]
+
+
 def test_single_link_and_lookup_and_multi_member_columns(
         table_all: AirtableTable, records: list[dict[str, Any]]) -> None:
     brian = decode_record(records[0], _plan(table_all, {"member_id": "f_multipleRecordLinks"}))

@@ -27,7 +27,7 @@ from leadsync.connectors.base import Cursor, Record, RetryPolicy
 
 from leadsync.config import parse_config
 from leadsync.emulator import AIRTABLE_TOKEN, Emulator, Fault, FrozenClock, Limits, SampleOrg
-from leadsync.errors import SchemaError
+from leadsync.errors import AuthError, NotFoundError, QuotaExceededError, SchemaError
 from leadsync.tables import MemberRef
 
 UTC = dt.UTC
@@ -413,3 +413,25 @@ def test_rerunning_an_upsert_creates_no_duplicates_even_when_an_answer_is_lost(
     assert len(stored) == 35
     assert {r["fields"]["Value"] for r in stored} == {7.0}
     assert emu.stats.snapshot()["faults"]["error"] == 2
+
+
+# ---------------------------------------------------------------------------
+# Refusals, as the emulator gives them
+
+
+def test_refusals_reach_the_caller_translated(emu: Emulator) -> None:
+    base = emu.airtable.sample_base_id
+    wrong = AirtableClient("patWrongToken.0123456789", endpoint_url=emu.url, rps=None,
+                           policy=QUICK)
+    with pytest.raises(AuthError, match="AIRTABLE_TOKEN"):
+        AirtableSource(wrong, base, "Signals").list_ids()
+    with pytest.raises(AuthError, match="may not exist"):
+        AirtableSource(client(emu), "appNOPENOPENOPE12", "Signals").list_ids()
+    with pytest.raises(NotFoundError, match="'Signals' \\(tbl"):
+        AirtableSource(client(emu), base, "Signalz").list_ids()
+    emu.airtable.quota_remaining = 0
+    signals = source(emu)
+    before = emu.stats.total("airtable.records")
+    with pytest.raises(QuotaExceededError, match="monthly Airtable API call quota"):
+        list(signals.fetch())
+    assert emu.stats.total("airtable.records") - before == 1  # never retried
