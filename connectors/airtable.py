@@ -49,7 +49,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -91,6 +91,7 @@ from .base import (
     RateLimiter,
     Record,
     RetryPolicy,
+    TableSource,
     WriteResult,
     records_to_frame,
     resolve_fields,
@@ -388,7 +389,12 @@ class AirtableSource:
 
     @property
     def stats(self) -> PullStats:
+        """What this source's requests cost (the client's counter)."""
         return self.client.stats
+
+    @stats.setter
+    def stats(self, value: PullStats) -> None:
+        self.client.stats = value
 
     @classmethod
     def from_config(
@@ -419,7 +425,10 @@ class AirtableSource:
                                default_rate_wait=RATE_LIMIT_WAIT_SECONDS),
             stats=stats,
         )
-        mapping = {**table.fields, **(field_ids or {})} or None
+        ids = dict(field_ids or {})
+        # persisted ids win for the columns the config maps (or all, without a config mapping)
+        mapping = ({c: ids.get(c, name) for c, name in table.fields.items()}
+                   if table.fields else ids) or None
         return cls(client, table.airtable_base, table.airtable_table, canonical=table_name,
                    mapping=mapping, progress=progress)
 
@@ -554,6 +563,11 @@ class AirtableSource:
         if stable is not None:
             options["sort"] = [stable.id]
         return decode_frame(table, self._list(options, f"airtable {table.name}").values())
+
+
+if TYPE_CHECKING:
+    def _is_a_table_source(source: AirtableSource) -> TableSource:
+        return source
 
 
 # ---------------------------------------------------------------------------

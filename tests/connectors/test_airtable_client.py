@@ -568,3 +568,13 @@ def test_public_names_exist() -> None:
     for module in (airtable, decode, encode, formula):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
+
+
+def test_a_source_counts_into_the_stats_the_sync_gives_it(stub: Stub) -> None:
+    stub.answer(Answer(200, SCHEMA), Answer(200, {"records": [rec(1)]}))
+    source = rotation_source(stub)
+    mine = PullStats()
+    source.stats = mine
+    assert len(list(source.fetch())) == 1
+    assert mine.requests == 2
+    assert mine.rows == 1

@@ -333,11 +333,19 @@ def test_from_config_reads_the_configured_table(emu: Emulator, org: SampleOrg) -
         },
         "limits": {"airtable_rps": 20.0},
     })
-    signals = AirtableSource.from_config(config, "signals", env={"AIRTABLE_TOKEN":
-                                                                  AIRTABLE_TOKEN})
+    env = {"AIRTABLE_TOKEN": AIRTABLE_TOKEN}
+    signals = AirtableSource.from_config(config, "signals", env=env)
     assert_exact(emu, org, list(signals.fetch()))
     assert signals.client.rps == 20.0
     assert signals.client.policy.max_wait == config.sync.max_wait_seconds
+    # the next run: the config still says "Impact", the field is now "Impact level";
+    # the ids the sync persisted keep it mapping
+    persisted = signals.field_ids
+    emu.airtable.rename_field(emu.airtable.sample_base_id, "Signals", "Impact", "Impact level")
+    with pytest.raises(SchemaError, match="impact -> 'Impact'"):
+        AirtableSource.from_config(config, "signals", env=env).fields()
+    next_run = AirtableSource.from_config(config, "signals", env=env, field_ids=persisted)
+    assert_exact(emu, org, list(next_run.fetch()))
 
 
 # ---------------------------------------------------------------------------
