@@ -69,7 +69,7 @@ from leadsync.errors import (
     SchemaError,
     UpstreamError,
 )
-from leadsync.secrets import Secret, install_scrub_filter
+from leadsync.secrets import Secret, install_scrub_filter, secret_from_env
 from leadsync.tables import MemberIndex, Validated, schema
 
 from .airtable_decode import (
@@ -135,7 +135,6 @@ _BASE_IN_URL = re.compile(r"/v0/(?:meta/bases/)?(app[A-Za-z0-9]+)(?:/|$|\?)")
 #: 422 types that are about the whole request, never one record: a batch is not bisected.
 _REQUEST_LEVEL_REJECTIONS = frozenset({
     "UNKNOWN_FIELD_NAME", "INVALID_REQUEST_BODY", "INVALID_REQUEST_MISSING_FIELDS",
-    "INVALID_PERMISSIONS", "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND",
 })
 
 
@@ -638,6 +637,12 @@ class AirtableWriter:
         reported in ``failed`` with the API's reason and the others are
         written. A row whose values cannot be encoded, whose key is empty, or
         whose key repeats an earlier row's is refused before sending.
+
+        ``created``/``updated`` are the record ids Airtable reported. A request
+        whose answer was lost after Airtable committed it is retried and
+        merges on the key, so nothing is created twice; its new records are
+        then reported as updated. ``unchanged`` stays empty: Airtable does not
+        say which updates changed nothing.
         """
         pairs = _row_pairs(rows, mapping)
         table = self.fetch_schema()
@@ -787,7 +792,6 @@ def read_airtable(
     name and typed by field type, indexed by record id.
     """
     if token is None:
-        from leadsync.secrets import secret_from_env
         token = secret_from_env("AIRTABLE_TOKEN")
         if token is None:
             raise ConfigError("AIRTABLE_TOKEN is not set; export the Airtable token in the "
