@@ -1,0 +1,592 @@
+"""Airtable JSON to Python values: the base schema, one cell, one record, one frame. Pure.
+
+Everything here is a function of the API's JSON (``GET /v0/meta/bases/{base}/tables``
+and ``GET /v0/{base}/{table}`` with ``cellFormat=json``); nothing does I/O.
+
+How each field type decodes (:func:`decode_cell`):
+
+=========================================  ==============================================
+Airtable type                              Python value
+=========================================  ==============================================
+singleLineText, multilineText, richText,   ``str``
+email, url, phoneNumber, singleSelect
+barcode                                    ``str`` (its ``text``)
+button                                     ``str`` (its ``url``, else its ``label``)
+aiText                                     ``str`` (its ``value``; an AI error is a cell error)
+number, currency, duration                 the API's number (``int`` or ``float``);
+                                           duration in seconds
+percent                                    the API's number as a fraction: ``0.5`` is 50 %
+rating, count, autoNumber                  ``int``
+checkbox                                   ``bool``; an omitted cell is ``False``
+date                                       ``datetime.date``
+dateTime, createdTime, lastModifiedTime    aware UTC ``datetime`` (a ``date`` when the field
+                                           is set to show a date only)
+multipleSelects                            ``tuple[str, ...]``
+multipleRecordLinks                        ``tuple[str, ...]`` of record ids
+singleCollaborator, createdBy,             :class:`~leadsync.tables.MemberRef` ``("person",
+lastModifiedBy                             usr id, name, email)``
+multipleCollaborators                      ``tuple[MemberRef, ...]``
+multipleAttachments                        ``tuple[str, ...]`` of URLs (they expire two hours
+                                           after the API returned them; ``decode_frame``
+                                           keeps them the same way)
+formula, rollup                            the result: number, ``str``, ``bool``, or a tuple
+                                           for array results
+multipleLookupValues                       ``tuple`` of the looked-up values, each decoded
+                                           by its shape
+anything newer                             the JSON value as is
+=========================================  ==============================================
+
+Empty cells are omitted by the API; an omitted cell is ``None`` (``False`` for a
+checkbox). ``{"specialValue": "NaN"}`` (a formula or rollup dividing by zero)
+decodes to ``math.nan`` and ``"Infinity"``/``"-Infinity"`` to infinities;
+:func:`decode_record` keeps a NaN only for a canonical number column and reads it
+as empty elsewhere, with a note. ``{"error": "#ERROR!"}`` (also as an element of
+a lookup) raises :class:`CellError`; :func:`decode_record` turns it into the
+record's ``problem`` when that field is mapped, so the row is quarantined with
+the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from leadsync.errors import NotFoundError
+from leadsync.tables import MemberRef, schema
+
+from .base import FieldRef, Record
+
+__all__ = [
+    "COMPUTED_TYPES",
+    "MERGEABLE_TYPES",
+    "AirtableField",
+    "AirtableTable",
+    "CellError",
+    "ColumnPlan",
+    "decode_base_schema",
+    "decode_cell",
+    "decode_frame",
+    "decode_record",
+    "decode_time",
+    "find_table",
+    "plan_columns",
+]
+
+#: Field types whose value Airtable computes; they can be read but never written.
+COMPUTED_TYPES: frozenset[str] = frozenset({
+    "autoNumber", "button", "count", "createdBy", "createdTime", "formula",
+    "lastModifiedBy", "lastModifiedTime", "multipleLookupValues", "rollup", "aiText",
+    "externalSyncSource",
+})
+
+#: Field types ``performUpsert.fieldsToMergeOn`` accepts (AT-docs update-multiple-records).
+MERGEABLE_TYPES: frozenset[str] = frozenset({
+    "number", "singleLineText", "multilineText", "singleSelect", "multipleSelects", "date",
+    # the docs say "text": email, url and phone numbers are text fields in Airtable's model
+    "email", "url", "phoneNumber",
+})
+
+_TEXT_TYPES = frozenset({
+    "singleLineText", "multilineText", "richText", "email", "url", "phoneNumber",
+    "singleSelect", "externalSyncSource",
+})
+_FLOAT_TYPES = frozenset({"number", "currency", "percent", "duration"})
+_INT_TYPES = frozenset({"rating", "count", "autoNumber"})
+_TIME_TYPES = frozenset({"dateTime", "createdTime", "lastModifiedTime"})
+_PERSON_TYPES = frozenset({"singleCollaborator", "createdBy", "lastModifiedBy"})
+_RESULT_TYPES = frozenset({"formula", "rollup"})
+
+_RECORD_ID = re.compile(r"^rec[A-Za-z0-9]{14}$")
+_SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+class CellError(ValueError):
+    """A cell Airtable could not compute (``{"error": "#ERROR!"}``) or could not be read."""
+
+
+# ---------------------------------------------------------------------------
+# Schema
+
+
+@dataclass(frozen=True)
+class AirtableField:
+    """One field of a table as the metadata API describes it."""
+
+    id: str
+    name: str
+    type: str
+    options: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def ref(self) -> FieldRef:
+        return FieldRef(self.id, self.name, self.type)
+
+    @property
+    def computed(self) -> bool:
+        return self.type in COMPUTED_TYPES
+
+    @property
+    def result_type(self) -> str | None:
+        """For formula, rollup and lookup fields: the type of the result, when the schema says."""
+        result = self.options.get("result")
+        if isinstance(result, Mapping) and isinstance(result.get("type"), str):
+            return str(result["type"])
+        return None
+
+    @property
+    def tracks_every_field(self) -> bool:
+        """For a lastModifiedTime field: True unless it watches only some fields."""
+        return not self.options.get("referencedFieldIds")
+
+
+@dataclass(frozen=True)
+class AirtableTable:
+    """One table of a base: id, name, primary field and fields, in schema order."""
+
+    id: str
+    name: str
+    primary_field_id: str
+    fields: tuple[AirtableField, ...]
+
+    def field(self, id_or_name: str) -> AirtableField:
+        for f in self.fields:
+            if f.id == id_or_name:
+                return f
+        for f in self.fields:
+            if f.name == id_or_name:
+                return f
+        raise KeyError(id_or_name)
+
+    @property
+    def refs(self) -> list[FieldRef]:
+        return [f.ref for f in self.fields]
+
+    @property
+    def primary_field(self) -> AirtableField:
+        return self.field(self.primary_field_id)
+
+    def last_modified_field(self) -> AirtableField | None:
+        """The ``lastModifiedTime`` field that watches every field, if the table has one."""
+        for f in self.fields:
+            if f.type == "lastModifiedTime" and f.tracks_every_field and not _date_only(f):
+                return f
+        return None
+
+    def stable_sort_field(self) -> AirtableField | None:
+        """A field whose value never changes after creation (created time, autonumber)."""
+        for kind in ("createdTime", "autoNumber"):
+            for f in self.fields:
+                if f.type == kind:
+                    return f
+        return None
+
+
+def decode_base_schema(payload: Mapping[str, Any]) -> tuple[AirtableTable, ...]:
+    """The tables of ``GET /v0/meta/bases/{base}/tables``."""
+    tables: list[AirtableTable] = []
+    for table in payload.get("tables", []):
+        fields = tuple(
+            AirtableField(str(f["id"]), str(f["name"]), str(f["type"]),
+                          dict(f.get("options") or {}))
+            for f in table.get("fields", [])
+        )
+        primary = str(table.get("primaryFieldId") or (fields[0].id if fields else ""))
+        tables.append(AirtableTable(str(table["id"]), str(table["name"]), primary, fields))
+    return tuple(tables)
+
+
+def find_table(tables: Sequence[AirtableTable], id_or_name: str, *, base: str) -> AirtableTable:
+    """The table with that id (preferred) or name, or :class:`NotFoundError` naming the others."""
+    for t in tables:
+        if t.id == id_or_name:
+            return t
+    for t in tables:
+        if t.name == id_or_name:
+            return t
+    folded = [t for t in tables if t.name.casefold() == id_or_name.casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    names = ", ".join(f"{t.name!r} ({t.id})" for t in tables) or "none"
+    raise NotFoundError(
+        f"base {base} has no table {id_or_name!r}; its tables are: {names}",
+        service="airtable",
+    )
+
+
+# ---------------------------------------------------------------------------
+# One cell
+
+
+def decode_time(value: str) -> dt.datetime | dt.date:
+    """An Airtable timestamp (``2021-12-02T19:30:00.000Z``) as aware UTC, or a plain date."""
+    text = value.strip()
+    if len(text) == 10:
+        return dt.date.fromisoformat(text)
+    parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+def _date_only(f: AirtableField) -> bool:
+    result = f.options.get("result")
+    return isinstance(result, Mapping) and result.get("type") == "date"
+
+
+def _person(value: Any) -> MemberRef:
+    if not isinstance(value, Mapping) or not value.get("id"):
+        raise CellError(f"{value!r} is not a collaborator")
+    return MemberRef("person", str(value["id"]), value.get("name"), value.get("email"))
+
+
+def _check_error(value: Any) -> None:
+    if isinstance(value, Mapping) and "error" in value:
+        raise CellError(f"Airtable could not compute it ({value['error']})")
+
+
+def _by_shape(value: Any) -> Any:
+    """A value whose type the schema does not say (lookup elements, formula results)."""
+    _check_error(value)
+    if isinstance(value, Mapping):
+        if "specialValue" in value:
+            return _SPECIAL.get(str(value["specialValue"]))
+        if str(value.get("id", "")).startswith("usr"):
+            return _person(value)
+        if "url" in value and ("filename" in value or str(value.get("id", "")).startswith("att")):
+            return str(value["url"])
+        if "text" in value:  # barcode
+            return str(value["text"])
+        return dict(value)
+    if isinstance(value, list):
+        return tuple(_by_shape(v) for v in value)
+    return value
+
+
+def _number(value: Any, what: str) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CellError(f"{value!r} is not a {what}")
+    return value
+
+
+def _time(value: Any) -> dt.datetime | dt.date:
+    if not isinstance(value, str):
+        raise CellError(f"{value!r} is not a timestamp")
+    try:
+        return decode_time(value)
+    except ValueError:
+        raise CellError(f"{value!r} is not a timestamp") from None
+
+
+def decode_cell(f: AirtableField, value: Any) -> Any:
+    """One cell as a Python value (see the module's table); ``value`` None means omitted.
+
+    Raises :class:`CellError` for an error cell or a value of the wrong shape.
+    """
+    kind = f.type
+    if value is None:
+        return False if kind == "checkbox" else None
+    if kind in _RESULT_TYPES or kind == "multipleLookupValues":
+        decoded = _by_shape(value)
+        if kind in _RESULT_TYPES and f.result_type in ("date", "dateTime") \
+                and isinstance(decoded, str):
+            return _time(decoded)
+        return decoded
+    _check_error(value)
+    if kind in _TEXT_TYPES:
+        if not isinstance(value, str):
+            raise CellError(f"{value!r} is not text")
+        return value
+    if kind in _FLOAT_TYPES:
+        return _number(value, "number")
+    if kind in _INT_TYPES:
+        number = _number(value, "whole number")
+        return int(number) if float(number).is_integer() else number
+    if kind == "checkbox":
+        if not isinstance(value, bool):
+            raise CellError(f"{value!r} is not a checkbox value")
+        return value
+    if kind == "date":
+        try:
+            return dt.date.fromisoformat(str(value)[:10])
+        except ValueError:
+            raise CellError(f"{value!r} is not a date") from None
+    if kind in _TIME_TYPES:
+        return _time(value)
+    if kind == "multipleSelects":
+        if not isinstance(value, list):
+            raise CellError(f"{value!r} is not a list of choices")
+        return tuple(str(v) for v in value)
+    if kind == "multipleRecordLinks":
+        if not isinstance(value, list):
+            raise CellError(f"{value!r} is not a list of record ids")
+        return tuple(str(v["id"]) if isinstance(v, Mapping) else str(v) for v in value)
+    if kind in _PERSON_TYPES:
+        return _person(value)
+    if kind == "multipleCollaborators":
+        if not isinstance(value, list):
+            raise CellError(f"{value!r} is not a list of collaborators")
+        return tuple(_person(v) for v in value)
+    if kind == "multipleAttachments":
+        if not isinstance(value, list):
+            raise CellError(f"{value!r} is not a list of attachments")
+        return tuple(str(v["url"]) for v in value if isinstance(v, Mapping) and "url" in v)
+    if kind == "barcode":
+        return str(value["text"]) if isinstance(value, Mapping) and "text" in value else None
+    if kind == "button":
+        if isinstance(value, Mapping):
+            return value.get("url") or value.get("label")
+        return None
+    if kind == "aiText":
+        if isinstance(value, Mapping):
+            if value.get("state") == "error":
+                raise CellError(f"the AI field failed ({value.get('errorType', 'error')})")
+            return value.get("value")
+        return value
+    return _by_shape(value)
+
+
+# ---------------------------------------------------------------------------
+# Canonical records
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """How one canonical column is read: from which field, as what kind."""
+
+    column: str
+    field: AirtableField
+    kind: str  # the canonical column kind (leadsync.tables.Kind)
+
+
+def plan_columns(table: str, fields: Mapping[str, AirtableField]) -> tuple[ColumnPlan, ...]:
+    """The decoding plan for canonical ``table`` from resolved ``fields`` (column -> field)."""
+    spec = schema(table)
+    return tuple(ColumnPlan(column, f, spec.column(column).kind) for column, f in fields.items())
+
+
+_TEXT_KINDS = frozenset({"id", "text", "url", "email", "timezone", "hours"})
+
+
+def _as_ref(value: Any) -> MemberRef | None:
+    if value is None:
+        return None
+    if isinstance(value, MemberRef):
+        return value
+    text = str(value).strip()
+    if not text:
+        return None
+    if _RECORD_ID.match(text):
+        return MemberRef("relation", text)
+    return MemberRef("text", text)
+
+
+def _for_column(plan: ColumnPlan, value: Any, notes: list[str]) -> Any:
+    """Fit a decoded cell to the canonical column's kind (build_frame does the typing)."""
+    kind = plan.kind
+    if isinstance(value, float) and math.isnan(value) and kind != "number":
+        notes.append(f"{plan.column}: {plan.field.name!r} held NaN; read as empty")
+        return None
+    listed = isinstance(value, tuple) and not isinstance(value, MemberRef)
+    if kind in ("member", "members"):
+        if plan.field.type == "multipleRecordLinks" and listed:
+            refs = [MemberRef("relation", v) for v in value]
+        elif listed:
+            refs = [r for r in (_as_ref(v) for v in value) if r is not None]
+        else:
+            one = _as_ref(value)
+            refs = [one] if one is not None else []
+        if kind == "members":
+            return tuple(refs)
+        if not refs:
+            return None
+        return refs[0] if len(refs) == 1 else refs  # several: build_frame quarantines
+    if listed:
+        if not value:
+            return None
+        if len(value) == 1:
+            value = value[0]
+        elif kind in _TEXT_KINDS:
+            return ", ".join(_text(v) for v in value)
+        else:
+            return value  # build_frame reports it as not a date / number / choice
+    if kind in _TEXT_KINDS and isinstance(value, MemberRef):
+        return _text(value)
+    return value
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, MemberRef):
+        return value.name or value.email or value.key
+    return str(value)
+
+
+def decode_record(
+    raw: Mapping[str, Any],
+    plans: Sequence[ColumnPlan],
+    *,
+    edited_field: AirtableField | None = None,
+    notes: list[str] | None = None,
+) -> Record:
+    """One API record as a canonical :class:`Record`.
+
+    ``raw["fields"]`` may be keyed by field id (``returnFieldsByFieldId``) or by
+    name; both are looked up. ``edited_field`` is the table's last-modified-time
+    field: its value is the record's ``last_edited_time``; without one, the
+    record's ``createdTime`` stands in (a lower bound of the edit time, so a
+    cursor built from it can only re-read, never skip). An error cell in a
+    mapped field sets ``problem``. ``notes`` collects NaNs read as empty.
+    """
+    cells: Mapping[str, Any] = raw.get("fields") or {}
+    record_id = str(raw["id"])
+    created = _envelope_time(raw.get("createdTime"))
+    edited: dt.datetime | None = None
+    if edited_field is not None:
+        stamp = cells.get(edited_field.id, cells.get(edited_field.name))
+        if isinstance(stamp, str):
+            try:
+                parsed = decode_time(stamp)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dt.datetime):
+                edited = parsed
+    if edited is None:
+        edited = created
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    sink = notes if notes is not None else []
+    for plan in plans:
+        f = plan.field
+        cell = cells.get(f.id, cells.get(f.name))
+        try:
+            values[plan.column] = _for_column(plan, decode_cell(f, cell), sink)
+        except CellError as exc:
+            values[plan.column] = None
+            problems.append(f"{plan.column} ({f.name!r}): {exc}")
+    return Record(record_id, created, edited, values, "; ".join(problems) or None)
+
+
+def _envelope_time(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = decode_time(value)
+    except ValueError:
+        return None
+    if isinstance(parsed, dt.datetime):
+        return parsed
+    return dt.datetime(parsed.year, parsed.month, parsed.day, tzinfo=dt.UTC)
+
+
+# ---------------------------------------------------------------------------
+# A frame of every field, typed by Airtable type
+
+
+def _infer_result(values: list[Any]) -> str:
+    present = [v for v in values if v is not None]
+    if not present:
+        return "object"
+    if all(isinstance(v, bool) for v in present):
+        return "boolean"
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        return "float64"
+    if all(isinstance(v, str) for v in present):
+        return "string"
+    if all(isinstance(v, (dt.datetime, dt.date)) for v in present):
+        return "time"
+    return "object"
+
+
+def _result_kind(f: AirtableField, values: list[Any]) -> str:
+    result = f.result_type
+    if f.type != "multipleLookupValues" and result is not None:
+        if result in _FLOAT_TYPES or result in _INT_TYPES:
+            return "float64"
+        if result == "checkbox":
+            return "boolean"
+        if result in _TEXT_TYPES:
+            return "string"
+        if result in ("date", "dateTime"):
+            return "time"
+    if f.type == "multipleLookupValues":
+        return "object"
+    return _infer_result(values)
+
+
+def decode_frame(table: AirtableTable, records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Every field of ``records`` as a column named by field name, typed by field type.
+
+    Columns come from the schema, so a field empty in every record is still a
+    column. Dtypes: text and single selects ``string``; number, currency,
+    percent, duration ``Float64``; rating, count, autonumber ``Int64``;
+    checkbox ``boolean`` (omitted is False); date, dateTime, created and
+    last-modified time ``datetime64[…, UTC]`` (dates at midnight UTC); formula
+    and rollup by result, numbers as ``float64`` so ``{"specialValue": "NaN"}``
+    stays NaN; collaborators :class:`~leadsync.tables.MemberRef`; lists
+    (selects, links, lookups, attachment URLs) tuples in ``object`` columns.
+    The index is the record id (``record_id``); ``created_time`` is a column.
+    Error cells are empty and listed in ``frame.attrs["cell_errors"]`` as
+    ``(record id, field name, reason)``.
+    """
+    rows = list(records)
+    ids = [str(r["id"]) for r in rows]
+    errors: list[tuple[str, str, str]] = []
+    columns: dict[str, pd.Series] = {}
+    index = pd.Index(ids, dtype="string", name="record_id")
+    for f in table.fields:
+        values: list[Any] = []
+        for record_id, raw in zip(ids, rows, strict=True):
+            cells = raw.get("fields") or {}
+            try:
+                values.append(decode_cell(f, cells.get(f.id, cells.get(f.name))))
+            except CellError as exc:
+                errors.append((record_id, f.name, str(exc)))
+                values.append(None)
+        columns[f.name] = _typed(f, values, index)
+    columns["created_time"] = pd.Series(
+        pd.to_datetime(pd.Series([r.get("createdTime") for r in rows], dtype="object"),
+                       utc=True, format="ISO8601").to_numpy(),
+        index=index,
+    )
+    frame = pd.DataFrame(columns, index=index)
+    frame.attrs["cell_errors"] = errors
+    return frame
+
+
+def _typed(f: AirtableField, values: list[Any], index: pd.Index) -> pd.Series:
+    kind = f.type
+    if kind in _RESULT_TYPES or kind == "multipleLookupValues":
+        kind = {"float64": "number", "boolean": "checkbox", "string": "singleLineText",
+                "time": "dateTime"}.get(_result_kind(f, values), "object")
+        if kind == "number":
+            return pd.Series([math.nan if v is None else float(v) for v in values],
+                             index=index, dtype="float64")
+    if kind in _TEXT_TYPES or kind in ("barcode", "button", "aiText"):
+        if kind == "singleSelect":
+            choices = [str(c["name"]) for c in f.options.get("choices", [])
+                       if isinstance(c, Mapping) and "name" in c]
+            seen = [v for v in values if v is not None and v not in choices]
+            categories = list(dict.fromkeys([*choices, *seen]))
+            return pd.Series(pd.Categorical(values, categories=categories), index=index)
+        return pd.Series(values, index=index, dtype="string")
+    if kind in _FLOAT_TYPES:
+        return pd.Series(values, index=index, dtype="Float64")
+    if kind in _INT_TYPES:
+        return pd.Series(values, index=index, dtype="Int64")
+    if kind == "checkbox":
+        return pd.Series([bool(v) for v in values], index=index, dtype="boolean")
+    if kind in _TIME_TYPES or kind == "date":
+        stamps = [
+            None if v is None else
+            (pd.Timestamp(v) if isinstance(v, dt.datetime)
+             else pd.Timestamp(v.year, v.month, v.day, tz="UTC"))
+            for v in values
+        ]
+        return pd.Series(pd.to_datetime(pd.Series(stamps, dtype="object"), utc=True).to_numpy(),
+                         index=index, dtype="datetime64[us, UTC]")
+    return pd.Series(values, index=index, dtype="object")
