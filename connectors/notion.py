@@ -108,6 +108,7 @@ from .notion_decode import (
     field_refs,
     needs_expansion,
     property_by_id,
+    property_key,
 )
 from .notion_encode import WRITABLE_TYPES, encode_property, plain_value
 
@@ -753,10 +754,10 @@ class NotionSource:
         """The page with each mapped, truncated value completed from the property item
         endpoint (relations past 25, people and text at the reference cap)."""
         props = page.get("properties") or {}
-        wanted = {unquote(ref.id) for ref in self.fields.values()}
+        wanted = {property_key(ref.id) for ref in self.fields.values()}
         replaced: dict[str, Any] = {}
         for name, prop in props.items():
-            if unquote(str(prop.get("id"))) in wanted and needs_expansion(prop):
+            if needs_expansion(prop) and property_key(str(prop.get("id"))) in wanted:
                 items = list(self.api.iter_property_items(str(page["id"]), str(prop["id"])))
                 replaced[name] = decode_property_items(prop, items)
         if not replaced:
@@ -924,7 +925,7 @@ class NotionWriter:
         changed: dict[str, dict[str, Any]] = {}
         for prop_id, payload in plan.properties.items():
             ref = by_id[prop_id]
-            prop = current.get(unquote(prop_id))
+            prop = current.get(property_key(prop_id))
             if prop is not None and needs_expansion(prop):
                 items = list(self.api.iter_property_items(str(page["id"]), prop_id))
                 prop = decode_property_items(prop, items)
@@ -951,7 +952,7 @@ class NotionWriter:
             filter_ = filters[0] if len(filters) == 1 else {"or": filters}
             for page in self.ds.iter_pages(filter_, filter_properties=properties,
                                            what="look up keys"):
-                prop = property_by_id(page).get(unquote(key_ref.id))
+                prop = property_by_id(page).get(property_key(key_ref.id))
                 value = decode_property(prop) if prop is not None else None
                 if value in found:
                     log.warning("%s: key %r is on several pages; updating the oldest, %s",

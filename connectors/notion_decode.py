@@ -49,6 +49,7 @@ Two steps, kept apart so each can be tested on the real payloads:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -75,6 +76,7 @@ __all__ = [
     "field_refs",
     "needs_expansion",
     "property_by_id",
+    "property_key",
 ]
 
 #: Page objects list at most this many references (relation, people, mentions
@@ -280,9 +282,18 @@ def decode_property_items(prop: Mapping[str, Any],
             "has_more": False}
 
 
+@functools.lru_cache(maxsize=8192)
+def property_key(prop_id: str) -> str:
+    """A property id in one spelling (percent-decoded), to compare ids however encoded.
+
+    Cached: a pull compares the same few dozen ids on every page.
+    """
+    return unquote(prop_id)
+
+
 def property_by_id(page: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """A page's properties keyed by their (percent-decoded) id."""
-    return {unquote(str(p["id"])): p for p in (page.get("properties") or {}).values()}
+    """A page's properties keyed by :func:`property_key` of their id."""
+    return {property_key(str(p["id"])): p for p in (page.get("properties") or {}).values()}
 
 
 def field_refs(properties: Mapping[str, Mapping[str, Any]]) -> list[FieldRef]:
@@ -398,7 +409,7 @@ def decode_page(page: Mapping[str, Any], fields: Mapping[str, FieldRef], table: 
     for column, ref in fields.items():
         if column in META_COLUMNS:
             continue
-        prop = props.get(unquote(ref.id))
+        prop = props.get(property_key(ref.id))
         if prop is None:
             problems.append(f"{column}: property {ref.name!r} ({ref.id}) is not on the page")
             continue
