@@ -232,7 +232,7 @@ class IdFactory:
         if len(prefix) != 3:
             raise ValueError("Airtable id prefixes have three letters")
         with self._lock:
-            return prefix + "".join(self._rng.choice(_ALNUM) for _ in range(14))
+            return prefix + "".join(self._rng.choices(_ALNUM, k=14))
 
 
 # ---------------------------------------------------------------------------

@@ -143,6 +143,28 @@ class Emulator:
                 self._buckets[(service, key)] = bucket
             return bucket
 
+    def config_toml(self, kind: str = "notion", store_path: str = "leadsync.db") -> str:
+        """A ``leadsync.toml`` for the seeded sample in ``kind``, pointing at this emulator."""
+        from leadsync.setup import render_config
+
+        if self.sample is None:
+            raise RuntimeError("no sample organisation was seeded")
+        sources: dict[str, dict[str, str]]
+        if kind == "notion":
+            databases: dict[str, str] = getattr(self.notion, "sample_ids", {})
+            sources = {t: {"notion_database": db} for t, db in databases.items()}
+            token = f"NOTION_TOKEN={self.notion_token}"
+        else:
+            base: str = getattr(self.airtable, "sample_base_id", "")
+            tables: dict[str, str] = getattr(self.airtable, "sample_table_ids", {})
+            sources = {t: {"airtable_base": base, "airtable_table": tbl}
+                       for t, tbl in tables.items()}
+            token = f"AIRTABLE_TOKEN={self.airtable_token}"
+        header = (f"# Written by leadsync for the emulator at {self.url}.\n"
+                  f"# export {token}")
+        return render_config(kind, sources, base_url=self.url, store_path=store_path,
+                             header=header)
+
     def reset_limits(self) -> None:
         """Forget every rate-limit bucket (a fresh second for everyone)."""
         with self._buckets_lock:

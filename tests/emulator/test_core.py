@@ -126,4 +126,4 @@ def test_frozen_clock_moves_only_when_told() -> None:
     clock = FrozenClock("2026-11-01T09:00:30Z")
     before = clock.now()
     assert clock.now() == before
-    assert clock.advance(seconds=20).isoformat() == "2026-11-01T09:00:50+00:00"
+    assert clock.advance(20).isoformat() == "2026-11-01T09:00:50+00:00"

@@ -1,0 +1,160 @@
+"""The ``leadsync`` command: thin over the library.
+
+Every command calls one library function and turns leadsync's errors into
+one line on stderr and an exit code (ARCHITECTURE.md): 0 done, 1 failed,
+2 bad config or usage, 75 a transient upstream failure cron may retry.
+``--verbose`` adds the traceback and debug logs.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import click
+
+from leadsync import __version__
+from leadsync.config import DEFAULT_PATH, Config, load_config
+from leadsync.errors import EXIT_FAILED, ConfigError, LeadsyncError, exit_code_for
+from leadsync.logs import configure_logging
+from leadsync.secrets import scrub
+
+log = logging.getLogger("leadsync.cli")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int) -> None:
+    click.echo(f"leadsync: error: {scrub(message)}", err=True)
+    sys.exit(code)
+
+
+def handled(func: F) -> F:
+    """Run a command, turning leadsync errors into one line and the right exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        verbose = bool(ctx.find_root().params.get("verbose"))
+        try:
+            return func(*args, **kwargs)
+        except LeadsyncError as exc:
+            if verbose:
+                traceback.print_exc()
+            fail(str(exc), exit_code_for(exc))
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+        except (click.ClickException, click.exceptions.Exit, SystemExit):
+            raise
+        except Exception as exc:  # a bug: say so plainly, keep the details for --verbose
+            if verbose:
+                traceback.print_exc()
+            fail(f"internal error: {type(exc).__name__}: {exc} (run with --verbose for the "
+                 "traceback)", EXIT_FAILED)
+        return None
+
+    return cast(F, wrapper)
+
+
+def config_from(ctx: click.Context) -> Config:
+    path = ctx.find_root().params.get("config")
+    return load_config(path)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "-c", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help=f"Config file (default: ./{DEFAULT_PATH}).")
+@click.option("--verbose", "-v", is_flag=True, help="Debug logs and tracebacks.")
+@click.version_option(__version__, prog_name="leadsync")
+def main(config: Path | None, verbose: bool) -> None:
+    """Leadership signals from Notion or Airtable: sync, score, report.
+
+    Tokens come from the environment (NOTION_TOKEN, AIRTABLE_TOKEN), never
+    from the config file. Exit codes: 0 done, 1 failed, 2 bad config or
+    usage, 75 temporary upstream failure (cron may retry).
+    """
+    configure_logging(verbose)
+
+
+# ---------------------------------------------------------------------------
+# init and check
+
+
+@main.command()
+@click.option("--kind", type=click.Choice(["notion", "airtable"]), default="notion",
+              show_default=True, help="Where your tracking tables live.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.pass_context
+@handled
+def init(ctx: click.Context, kind: str, force: bool) -> None:
+    """Write a commented leadsync.toml to fill in."""
+    from leadsync.setup import Kind, config_template
+
+    path = ctx.find_root().params.get("config") or DEFAULT_PATH
+    if Path(path).exists() and not force:
+        raise ConfigError("already exists; pass --force to overwrite it", path=str(path))
+    Path(path).write_text(config_template(cast(Kind, kind)), encoding="utf-8")
+    click.echo(f"wrote {path}: fill in the ids of your {kind} tables, then run `leadsync check`")
+
+
+@main.command()
+@click.pass_context
+@handled
+def check(ctx: click.Context) -> None:
+    """Validate the config and show what each table maps."""
+    from leadsync.setup import describe_config
+
+    config = config_from(ctx)
+    click.echo(describe_config(config))
+    config.token()  # raises a ConfigError naming the variable when it is unset
+
+
+# ---------------------------------------------------------------------------
+# emulator
+
+
+@main.group()
+def emulator() -> None:
+    """The local Notion/Airtable emulator (no account needed)."""
+
+
+@emulator.command("serve")
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Fixes every id, value and fault draw.")
+@click.option("--members", type=int, default=60, show_default=True,
+              help="Size of the sample organisation.")
+@click.option("--signals", type=int, default=None,
+              help="Signals to generate (default: about 2.8 a member a month).")
+@click.option("--empty", is_flag=True, help="Start with empty workspaces (no sample).")
+@click.option("--no-rate-limits", is_flag=True, help="Switch the 3/s and 5/s limits off.")
+@click.option("--write-config", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Also write a leadsync.toml pointing at this emulator.")
+@click.option("--kind", type=click.Choice(["notion", "airtable"]), default="notion",
+              show_default=True, help="Workspace the written config uses.")
+@handled
+def emulator_serve(port: int, seed: int, members: int, signals: int | None, empty: bool,
+                   no_rate_limits: bool, write_config: Path | None, kind: str) -> None:
+    """Serve the emulated Notion (/v1) and Airtable (/v0) APIs on 127.0.0.1:PORT."""
+    from leadsync.emulator import Emulator, Limits, SampleOrg
+
+    limits = Limits.unlimited() if no_rate_limits else Limits()
+    sample = False if empty else SampleOrg.generate(seed=seed, members=members, signals=signals)
+    emu = Emulator(seed=seed, limits=limits, sample=sample, port=port).start()
+    click.echo(f"emulator on {emu.url}  (Notion: base_url={emu.url}; Airtable: "
+               f"endpoint_url={emu.url})")
+    click.echo(f"tokens: NOTION_TOKEN={emu.notion_token} AIRTABLE_TOKEN={emu.airtable_token}")
+    if sample is not False and write_config is not None:
+        write_config.write_text(emu.config_toml(kind), encoding="utf-8")
+        click.echo(f"wrote {write_config} for the {kind} workspace")
+    click.echo("Ctrl-C stops it.")
+    emu.serve_forever()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Tests of leadsync.analytics: hand-computed examples, bad input, and hypothesis invariants."""
