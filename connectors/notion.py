@@ -55,7 +55,6 @@ import datetime as dt
 import email.utils
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -84,7 +83,7 @@ from leadsync.errors import (
     SchemaError,
     UpstreamError,
 )
-from leadsync.secrets import Secret, install_scrub_filter, scrub
+from leadsync.secrets import Secret, install_scrub_filter, scrub, secret_from_env
 from leadsync.tables import META_COLUMNS, MemberIndex, schema
 
 from .base import (
@@ -129,6 +128,7 @@ __all__ = [
     "parse_notion_id",
     "read_notion",
     "read_notion_config",
+    "resolve_mapping",
     "translate_error",
     "write_rows",
 ]
@@ -237,10 +237,7 @@ def translate_error(exc: BaseException, what: str) -> ConnectorError:
         if status >= 500:
             return UpstreamError(message, **kw)
         return RequestRejectedError(message, **kw)
-    if isinstance(exc, RequestTimeoutError):
-        return UpstreamError(f"{what}: Notion did not answer in time", service=SERVICE,
-                             code="timeout")
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, RequestTimeoutError | httpx.TimeoutException):
         return UpstreamError(f"{what}: Notion did not answer in time", service=SERVICE,
                              code="timeout")
     if isinstance(exc, httpx.TransportError):
@@ -288,7 +285,7 @@ class NotionAPI:
         self.policy = policy or RetryPolicy()
         self.stats = stats if stats is not None else PullStats()
         self.limiter = limiter or RateLimiter(rps)
-        self._sleep = sleep
+        self.sleep = sleep
         self._own_http = http is None
         self._http = http or httpx.Client(
             limits=httpx.Limits(max_connections=8, max_keepalive_connections=8))
@@ -309,7 +306,7 @@ class NotionAPI:
     def call(self, what: str, fn: Callable[..., Any], /, **kwargs: Any) -> Any:
         """``fn(**kwargs)`` paced, retried and with errors translated."""
         return retrying(lambda: self.once(what, fn, **kwargs), policy=self.policy,
-                        limiter=self.limiter, stats=self.stats, what=what, sleep=self._sleep)
+                        limiter=self.limiter, stats=self.stats, what=what, sleep=self.sleep)
 
     def once(self, what: str, fn: Callable[..., Any], /, **kwargs: Any) -> Any:
         """``fn(**kwargs)`` once, errors translated (no pacing, no retry)."""
@@ -403,16 +400,16 @@ class NotionAPI:
         self.close()
 
 
-def _token(token: Secret | str | None, env: Mapping[str, str] | None = None) -> Secret:
+def _token(token: Secret | str | None) -> Secret:
     if isinstance(token, Secret):
         return token
     if token:
         return Secret(token, "NOTION_TOKEN")
-    value = (os.environ if env is None else env).get("NOTION_TOKEN", "").strip()
-    if not value:
+    secret = secret_from_env("NOTION_TOKEN")
+    if secret is None:
         raise ConfigError("NOTION_TOKEN is not set; export the Notion integration token "
                           "(or pass token=...)")
-    return Secret(value, "NOTION_TOKEN")
+    return secret
 
 
 # ---------------------------------------------------------------------------
@@ -444,11 +441,6 @@ class NotionDataSource:
     @property
     def label(self) -> str:
         return f"Notion data source {self.title!r} ({self.id})"
-
-    def refresh(self) -> None:
-        """Read the schema again (after a property was added, renamed or removed)."""
-        self.properties = field_refs(self.api.retrieve_data_source(self.id).get("properties")
-                                     or {})
 
     # -- queries --------------------------------------------------------------
 
@@ -669,6 +661,9 @@ class NotionSource:
         over the configured names for the columns they cover, so a property
         renamed in Notion since keeps mapping.
         """
+        if config.workspace.kind != "notion":
+            raise ConfigError(f"workspace.kind is {config.workspace.kind!r}, not 'notion'",
+                              key="workspace.kind", path=config.source)
         if table not in config.tables:
             raise ConfigError(f"tables.{table} is not configured", path=config.source)
         spec = config.tables[table]
@@ -986,7 +981,7 @@ class NotionWriter:
         result: dict[str, Any] = retrying(
             attempt, policy=self.api.policy, stats=self.api.stats,
             what=f"create page {plan.key!r} in {self.ds.label}",
-            sleep=self.api._sleep)
+            sleep=self.api.sleep)
         return result
 
 

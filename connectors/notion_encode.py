@@ -162,7 +162,7 @@ def _option(name: str, value: Any) -> dict[str, str]:
     return {"name": text}
 
 
-def _id_of(value: Any, kind: str) -> str:
+def _id_of(value: Any) -> str:
     if isinstance(value, MemberRef):
         return value.key
     if isinstance(value, Mapping) and "id" in value:
@@ -209,10 +209,10 @@ def encode_property(ptype: str, value: Any, *, name: str = "?") -> dict[str, Any
                              "end": None if value.end is None else _iso(name, value.end)}}
         return {"date": {"start": _iso(name, value), "end": None}}
     if ptype == "people":
-        return {"people": [{"object": "user", "id": _id_of(v, "user")}
+        return {"people": [{"object": "user", "id": _id_of(v)}
                            for v in _items(name, value)]}
     if ptype == "relation":
-        return {"relation": [{"id": _id_of(v, "page")} for v in _items(name, value)]}
+        return {"relation": [{"id": _id_of(v)} for v in _items(name, value)]}
     if ptype == "files":
         files = []
         for url in _items(name, value):
