@@ -7,6 +7,9 @@ Pull the tracking tables (``read_notion``, ``read_airtable``, or a nightly
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from leadsync.config import Config, load_config
 from leadsync.errors import (
     AuthError,
@@ -29,6 +32,28 @@ from leadsync.tables import TABLES, MemberRef, Validated, build_frame, empty_fra
 
 __version__ = "0.1.0"
 
+# Imported on first use, so `import leadsync` loads no HTTP client.
+_LAZY = {
+    "read_notion": "leadsync.connectors.notion",
+    "read_airtable": "leadsync.connectors.airtable",
+    "analytics": "leadsync.analytics",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'leadsync' has no attribute {name!r}")
+    loaded = importlib.import_module(module)
+    value = loaded if module.endswith(name) else getattr(loaded, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __all__ = [
     "TABLES",
     "AuthError",
@@ -50,7 +75,10 @@ __all__ = [
     "UpstreamError",
     "Validated",
     "__version__",
+    "analytics",
     "build_frame",
     "empty_frame",
     "load_config",
+    "read_airtable",
+    "read_notion",
 ]
