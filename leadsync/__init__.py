@@ -7,6 +7,7 @@ Pull the tracking tables (``read_notion``, ``read_airtable``, or a nightly
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from leadsync.config import Config, load_config
@@ -34,14 +35,28 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from leadsync.store import Store, open_store
 
+# Imported on first use, so `import leadsync` loads no HTTP client.
+_LAZY = {
+    "read_notion": "leadsync.connectors.notion",
+    "read_airtable": "leadsync.connectors.airtable",
+    "analytics": "leadsync.analytics",
+    "open_store": "leadsync.store",
+    "Store": "leadsync.store",
+}
+
 
 def __getattr__(name: str) -> Any:
-    # The store pulls in the connector base and sqlite; import it when first used.
-    if name in ("open_store", "Store"):
-        from leadsync import store
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'leadsync' has no attribute {name!r}")
+    loaded = importlib.import_module(module)
+    value = loaded if module.endswith(name) else getattr(loaded, name)
+    globals()[name] = value
+    return value
 
-        return getattr(store, name)
-    raise AttributeError(f"module 'leadsync' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 __all__ = [
@@ -66,8 +81,11 @@ __all__ = [
     "UpstreamError",
     "Validated",
     "__version__",
+    "analytics",
     "build_frame",
     "empty_frame",
     "load_config",
     "open_store",
+    "read_airtable",
+    "read_notion",
 ]

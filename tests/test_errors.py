@@ -70,3 +70,21 @@ def test_secret_is_scrubbed_from_logs(caplog: pytest.LogCaptureFixture) -> None:
         logger.info("calling with %s", secret.reveal())
     assert "patSECRET" not in caplog.text
     assert "****" in caplog.text
+
+
+def test_importing_leadsync_loads_no_http_client() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, leadsync; "
+            "print(sorted(m for m in ('httpx', 'requests', 'notion_client', 'pyairtable') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_notebook_entry_points_are_the_connectors_functions() -> None:
+    from leadsync.connectors import airtable, notion
+
+    assert leadsync.read_notion is notion.read_notion
+    assert leadsync.read_airtable is airtable.read_airtable

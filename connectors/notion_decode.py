@@ -1,0 +1,426 @@
+"""Notion page JSON to Python values and :class:`~leadsync.connectors.base.Record` (pure).
+
+Nothing here does I/O, reads the environment or the clock. The connector
+(:mod:`leadsync.connectors.notion`) fetches pages, expands truncated values
+through the property item endpoint, and hands the JSON here.
+
+Two steps, kept apart so each can be tested on the real payloads:
+
+1. :func:`decode_property` turns one property value (``{"id", "type", <type>: …}``)
+   into a plain Python value, whatever the column it feeds:
+
+   ================================  ============================================
+   Notion type                       Python value
+   ================================  ============================================
+   title, rich_text                  ``str``: ``plain_text`` joined across every
+                                     item (text, mentions, equations); None if empty
+   number                            ``int`` / ``float`` / None
+   select, status                    the option name / None
+   multi_select                      ``tuple[str, ...]`` of option names
+   date                              :class:`DateRange` / None (see below)
+   people, created_by,               ``tuple[MemberRef, ...]`` (``created_by`` and
+   last_edited_by                    ``last_edited_by``: one ``MemberRef``)
+   relation                          ``tuple[PageId, ...]`` (complete once expanded)
+   formula                           by result type: number, string, boolean, date
+   rollup                            number, date, or ``tuple`` of decoded items
+   checkbox                          ``bool``
+   url, email, phone_number          ``str`` / None
+   created_time, last_edited_time    aware UTC ``datetime``
+   unique_id                         ``"PREFIX-N"`` or ``"N"``
+   files                             ``tuple[str, ...]`` of URLs (the name when
+                                     an item has no URL)
+   anything else (button, place,     :class:`Unsupported`: a mapped one makes the
+   verification, incomplete rollups) row's :attr:`Record.problem`; unmapped ones
+                                     are never looked at
+   ================================  ============================================
+
+   Dates: a date-only value is a :class:`datetime.date` (``build_frame`` puts
+   it at midnight UTC); a value with a time is an aware :class:`datetime.datetime`
+   converted to UTC from the offset Notion sends. A range keeps its end in
+   :attr:`DateRange.end`; a canonical timestamp column gets the **start**.
+
+2. :func:`decode_page` picks the mapped properties of one page **by property id**
+   (so a renamed property keeps mapping) and fits each value to its canonical
+   column's kind (:func:`column_value`): member columns get
+   :class:`~leadsync.tables.MemberRef` values (a person, a relation or text),
+   text columns get text, timestamp columns the start of a date, and so on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import zoneinfo
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from leadsync.tables import META_COLUMNS, Kind, MemberRef, schema
+
+from .base import FieldRef, Record
+
+__all__ = [
+    "REFERENCE_CAP",
+    "DateRange",
+    "PageId",
+    "Unsupported",
+    "column_value",
+    "decode_date",
+    "decode_page",
+    "decode_property",
+    "decode_property_items",
+    "decode_rich_text",
+    "decode_timestamp",
+    "decode_user",
+    "field_refs",
+    "needs_expansion",
+    "property_by_id",
+    "property_key",
+]
+
+#: Page objects list at most this many references (relation, people, mentions
+#: in title/rich_text); longer values need the property item endpoint.
+REFERENCE_CAP = 25
+
+
+class PageId(str):
+    """A page id that came from a relation (so a member column knows it is one)."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """A Notion date: ``start``, and ``end`` for a range.
+
+    Each is a :class:`datetime.date` for an all-day value or an aware UTC
+    :class:`datetime.datetime`.
+    """
+
+    start: dt.date | dt.datetime
+    end: dt.date | dt.datetime | None = None
+
+    @property
+    def all_day(self) -> bool:
+        return not isinstance(self.start, dt.datetime)
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """A value leadsync cannot decode, with why (only a problem when it is mapped)."""
+
+    reason: str
+
+
+class CellProblem(ValueError):
+    """A mapped value that does not fit its column; becomes the row's problem."""
+
+
+# ---------------------------------------------------------------------------
+# Scalars
+
+
+def decode_timestamp(text: str | None,
+                     time_zone: str | None = None) -> dt.date | dt.datetime | None:
+    """An ISO date (``date``) or date-time (aware ``datetime`` in UTC).
+
+    Notion sends offsets (``…+00:00``, ``…Z``); a date-time without one is
+    read in ``time_zone`` when given, else as UTC.
+    """
+    if not text:
+        return None
+    text = text.strip()
+    if len(text) == 10:
+        return dt.date.fromisoformat(text)
+    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        zone: dt.tzinfo = dt.UTC
+        if time_zone:
+            try:
+                zone = zoneinfo.ZoneInfo(time_zone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                zone = dt.UTC
+        value = value.replace(tzinfo=zone)
+    return value.astimezone(dt.UTC)
+
+
+def decode_date(value: Mapping[str, Any] | None) -> DateRange | None:
+    """``{"start", "end", "time_zone"}`` -> :class:`DateRange` (None when empty)."""
+    if not value or not value.get("start"):
+        return None
+    zone = value.get("time_zone")
+    start = decode_timestamp(value["start"], zone)
+    assert start is not None
+    return DateRange(start, decode_timestamp(value.get("end"), zone))
+
+
+def decode_rich_text(items: Iterable[Mapping[str, Any]] | None) -> str | None:
+    """The plain text of a rich text array, every item (text, mention, equation) joined."""
+    parts: list[str] = []
+    for item in items or ():
+        text = item.get("plain_text")
+        if text is None:  # write-shaped items (no plain_text) from our own payloads
+            kind = item.get("type", "text")
+            inner = item.get(kind) or {}
+            text = inner.get("content") or inner.get("expression") or ""
+        parts.append(str(text))
+    joined = "".join(parts)
+    return joined or None
+
+
+def decode_user(user: Mapping[str, Any]) -> MemberRef:
+    """A user (person, bot, partial) or group -> ``MemberRef("person", id, name, email)``."""
+    person = user.get("person") or {}
+    email = person.get("email") if isinstance(person, Mapping) else None
+    return MemberRef("person", str(user["id"]), user.get("name"), email)
+
+
+def _unique_id(value: Mapping[str, Any] | None) -> str | None:
+    if not value or value.get("number") is None:
+        return None
+    prefix = value.get("prefix")
+    return f"{prefix}-{value['number']}" if prefix else str(value["number"])
+
+
+def _files(items: Iterable[Mapping[str, Any]] | None) -> tuple[str, ...]:
+    urls: list[str] = []
+    for item in items or ():
+        kind = item.get("type")
+        inner = item.get(kind) if isinstance(kind, str) else None
+        url = inner.get("url") if isinstance(inner, Mapping) else None
+        urls.append(str(url or item.get("name") or ""))
+    return tuple(u for u in urls if u)
+
+
+def _formula(value: Mapping[str, Any] | None) -> Any:
+    if not value:
+        return None
+    kind = value.get("type")
+    if kind in ("number", "string", "boolean"):
+        return value.get(kind)
+    if kind == "date":
+        return decode_date(value.get("date"))
+    return Unsupported(f"formula result of type {kind!r} is not supported")
+
+
+def _rollup(value: Mapping[str, Any] | None) -> Any:
+    if not value:
+        return None
+    kind = value.get("type")
+    if kind == "number":
+        return value.get("number")
+    if kind == "date":
+        return decode_date(value.get("date"))
+    if kind == "array":
+        return tuple(decode_property(item) for item in value.get("array") or ())
+    if kind == "incomplete":
+        return Unsupported("rollup is incomplete (Notion could not compute it)")
+    return Unsupported(f"rollup of type {kind!r} is not supported")
+
+
+# ---------------------------------------------------------------------------
+# One property value
+
+
+def decode_property(prop: Mapping[str, Any]) -> Any:
+    """One property value (``{"type": t, t: …}``) -> its Python value (see the module doc)."""
+    kind = prop.get("type")
+    value = prop.get(kind) if isinstance(kind, str) else None
+    if kind in ("title", "rich_text"):
+        return decode_rich_text(value)
+    if kind in ("number", "checkbox", "url", "email", "phone_number"):
+        return value
+    if kind in ("select", "status"):
+        return value.get("name") if value else None
+    if kind == "multi_select":
+        return tuple(str(o["name"]) for o in value or ())
+    if kind == "date":
+        return decode_date(value)
+    if kind == "people":
+        return tuple(decode_user(u) for u in value or ())
+    if kind in ("created_by", "last_edited_by"):
+        return decode_user(value) if value else None
+    if kind == "relation":
+        return tuple(PageId(r["id"]) for r in value or ())
+    if kind in ("created_time", "last_edited_time"):
+        return decode_timestamp(value)
+    if kind == "formula":
+        return _formula(value)
+    if kind == "rollup":
+        return _rollup(value)
+    if kind == "unique_id":
+        return _unique_id(value)
+    if kind == "files":
+        return _files(value)
+    return Unsupported(f"property type {kind!r} is not supported")
+
+
+def needs_expansion(prop: Mapping[str, Any], cap: int = REFERENCE_CAP) -> bool:
+    """True when a page object shows only part of the value (relations over 25,
+    and people or text that reach the reference cap)."""
+    kind = prop.get("type")
+    if kind == "relation":
+        return bool(prop.get("has_more"))
+    if kind in ("people", "title", "rich_text"):
+        value = prop.get(kind) or ()
+        return len(value) >= cap
+    return False
+
+
+def decode_property_items(prop: Mapping[str, Any],
+                          items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The complete property value, rebuilt from the property item endpoint's pages.
+
+    ``items`` are the ``results`` of every page of
+    ``GET /v1/pages/{page}/properties/{property}``; each carries one element of
+    the value under its type (``{"type": "relation", "relation": {"id": …}}``).
+    """
+    kind = str(prop["type"])
+    return {"id": prop.get("id"), "type": kind,
+            kind: [item[kind] for item in items if item.get("type") == kind],
+            "has_more": False}
+
+
+@functools.lru_cache(maxsize=8192)
+def property_key(prop_id: str) -> str:
+    """A property id in one spelling (percent-decoded), to compare ids however encoded.
+
+    Cached: a pull compares the same few dozen ids on every page.
+    """
+    return unquote(prop_id)
+
+
+def property_by_id(page: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """A page's properties keyed by :func:`property_key` of their id."""
+    return {property_key(str(p["id"])): p for p in (page.get("properties") or {}).values()}
+
+
+def field_refs(properties: Mapping[str, Mapping[str, Any]]) -> list[FieldRef]:
+    """A data source schema's ``properties`` (name -> config) as :class:`FieldRef` values."""
+    return [FieldRef(str(p["id"]), name, str(p["type"])) for name, p in properties.items()]
+
+
+# ---------------------------------------------------------------------------
+# Fitting a value to a canonical column
+
+
+def _flatten(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, tuple | list) and not isinstance(value, MemberRef):
+        out: list[Any] = []
+        for item in value:
+            out.extend(_flatten(item))
+        return out
+    return [value]
+
+
+def _member_refs(value: Any) -> list[MemberRef]:
+    refs: list[MemberRef] = []
+    for item in _flatten(value):
+        if isinstance(item, MemberRef):
+            refs.append(item)
+        elif isinstance(item, PageId):
+            refs.append(MemberRef("relation", str(item)))
+        elif isinstance(item, str):
+            if item.strip():
+                refs.append(MemberRef("text", item.strip()))
+        else:
+            raise CellProblem(f"{item!r} is not a member reference")
+    return refs
+
+
+def _as_text(item: Any, kind: Kind) -> str:
+    if isinstance(item, MemberRef):
+        return item.key if kind == "id" or not item.name else item.name
+    if isinstance(item, DateRange):
+        return item.start.isoformat()
+    if isinstance(item, dt.date):
+        return item.isoformat()
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    if isinstance(item, float) and item.is_integer():
+        return str(int(item))
+    return str(item)
+
+
+def column_value(kind: Kind, value: Any) -> Any:
+    """A decoded property value fitted to a canonical column of ``kind``.
+
+    Raises :class:`CellProblem` when it cannot fit (an unsupported value,
+    several values where the column holds one).
+    """
+    if isinstance(value, Unsupported):
+        raise CellProblem(value.reason)
+    for item in _flatten(value):
+        if isinstance(item, Unsupported):
+            raise CellProblem(item.reason)
+    if kind == "members":
+        return tuple(_member_refs(value))
+    if kind == "member":
+        refs = _member_refs(value)
+        if not refs:
+            return None
+        return refs[0] if len(refs) == 1 else tuple(refs)  # build_frame reports "names N people"
+    items = _flatten(value)
+    if not items:
+        return None
+    if kind == "timestamp":
+        if len(items) > 1:
+            raise CellProblem(f"holds {len(items)} dates, expected one")
+        item = items[0]
+        return item.start if isinstance(item, DateRange) else item
+    if kind in ("boolean", "number"):
+        if len(items) > 1:
+            raise CellProblem(f"holds {len(items)} values, expected one")
+        item = items[0]
+        return _as_text(item, kind) if isinstance(item, MemberRef | DateRange) else item
+    texts = [_as_text(item, kind) for item in items]
+    if len(texts) == 1:
+        return texts[0]
+    if kind == "text":
+        return ", ".join(texts)
+    raise CellProblem(f"holds {len(texts)} values ({', '.join(map(repr, texts[:3]))}), "
+                      "expected one")
+
+
+# ---------------------------------------------------------------------------
+# One page
+
+
+def _page_time(page: Mapping[str, Any], key: str) -> dt.datetime | None:
+    value = decode_timestamp(page.get(key))
+    return value if isinstance(value, dt.datetime) else None
+
+
+def decode_page(page: Mapping[str, Any], fields: Mapping[str, FieldRef], table: str) -> Record:
+    """One page -> a :class:`Record` of the canonical ``table``.
+
+    ``fields`` maps canonical columns to the properties they come from; each is
+    found **by id**. A mapped property the page lacks, or a value that cannot
+    fit its column, makes :attr:`Record.problem` (the row is quarantined with
+    that reason); unmapped properties are ignored whatever their type.
+    """
+    spec = schema(table)
+    props = property_by_id(page)
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for column, ref in fields.items():
+        if column in META_COLUMNS:
+            continue
+        prop = props.get(property_key(ref.id))
+        if prop is None:
+            problems.append(f"{column}: property {ref.name!r} ({ref.id}) is not on the page")
+            continue
+        try:
+            values[column] = column_value(spec.column(column).kind, decode_property(prop))
+        except CellProblem as exc:
+            problems.append(f"{column}: {ref.name!r} {exc}")
+    return Record(
+        source_id=str(page["id"]),
+        created_time=_page_time(page, "created_time"),
+        last_edited_time=_page_time(page, "last_edited_time"),
+        values=values,
+        problem="; ".join(problems) or None,
+    )
