@@ -75,46 +75,58 @@ def run_summary(summary: SyncSummary, seconds: float) -> dict[str, Any]:
     }
 
 
-def bench_emulator(kind: str, rows: int, changed: int, limits_name: str,
+def bench_emulator(kind: str, rows: int, changed: int, limits_name: str, tables: str,
                    workdir: Path) -> dict[str, Any]:
     import tomllib
 
-    from leadsync.emulator import Emulator, FrozenClock, Limits, SampleOrg, default_fields
+    from leadsync.emulator import LAYOUT, Emulator, FrozenClock, Limits, SampleOrg
+    from leadsync.tables import TABLES
 
-    limits = Limits() if limits_name == "published" else Limits.unlimited()
+    published = limits_name == "published"
+    limits = Limits() if published else Limits.unlimited()
     clock = FrozenClock("2026-11-01T09:00:00Z")
     org = SampleOrg.generate(seed=0, members=200, signals=rows)
     emu = Emulator(seed=0, limits=limits, clock=clock, sample=org, workspaces=(kind,))
     with emu:
-        store = workdir / f"{kind}-{limits_name}.db"
+        store = workdir / f"{kind}-{limits_name}-{tables}.db"
         data = tomllib.loads(emu.config_toml(kind, store_path=str(store)))
+        if tables == "required":
+            data["tables"] = {t: data["tables"][t] for t in ("members", "signals")}
         data["sync"] = {"full_every_days": 7}
+        if not published:  # no client-side pacing either: seconds are leadsync's own work
+            data["limits"] = {"notion_rps": 10_000.0, "airtable_rps": 10_000.0}
         config = parse_config(data, source="<benchmark>")
         env = {"NOTION_TOKEN": emu.notion_token, "AIRTABLE_TOKEN": emu.airtable_token}
-        fields = default_fields(kind, "signals")  # type: ignore[arg-type]
-        impact = fields["impact"]
-        keys = [str(r["signal_id"]) for r in org.signals]
         rng = random.Random(0)
+        titles = {item.table: item.for_service(kind)[0] for item in LAYOUT}  # type: ignore[arg-type]
 
-        def edit(key: str) -> None:
-            value = rng.choice(["Low", "Medium", "High"])
+        def edit(table: str, record: dict[str, Any], impact: str | None = None) -> None:
+            spec = titles[table]
+            values: dict[str, Any] = {spec.name: f"{record[spec.column or '']} (edited)"}
+            if impact:
+                values["Impact"] = impact
+            key = str(record[TABLES[table].key])
             if kind == "notion":
-                emu.notion.edit_page(emu.notion.page_for["signals"][key], {impact: value})
+                emu.notion.edit_page(emu.notion.page_for[table][key], values)
             else:
                 emu.airtable.edit_record(emu.airtable.sample_base_id,
-                                         emu.airtable.sample_table_ids["signals"],
-                                         emu.airtable.record_for["signals"][key],
-                                         {impact: value}, typecast=True)
+                                         emu.airtable.sample_table_ids[table],
+                                         emu.airtable.record_for[table][key], values,
+                                         typecast=True)
 
+        # The workspace is in use: each table's newest edit is later than its import.
         clock.advance(hours=1)
-        edit(keys[0])  # the workspace is in use: its newest edit is not the import's
+        for table in config.tables:
+            if org.table(table):
+                edit(table, org.table(table)[0])
         full, full_seconds = measure(config, env)
         clock.advance(days=1)
-        for key in rng.sample(keys[1:], changed):
-            edit(key)
+        for record in rng.sample(org.signals[1:], changed):
+            edit("signals", record, rng.choice(["Low", "Medium", "High"]))
         emu.reset_limits()
         incremental, inc_seconds = measure(config, env)
-    return {"kind": kind, "limits": limits_name, "source": "emulator over HTTP",
+    return {"kind": kind, "limits": limits_name, "tables": list(config.tables),
+            "source": "emulator over HTTP, real connectors",
             "full": run_summary(full, full_seconds),
             "incremental": run_summary(incremental, inc_seconds)}
 
@@ -162,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--changed-fraction", type=float, default=0.001)
     parser.add_argument("--limits", choices=["unlimited", "published", "both"],
-                        default="unlimited")
+                        default="both")
+    parser.add_argument("--tables", choices=["required", "sample", "both"], default="both",
+                        help="required: members and signals; sample: all six sample tables")
     parser.add_argument("--source", choices=["emulator", "memory"], default=None,
                         help="default: the emulator when the connectors are installed")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -175,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     changed = max(1, round(args.rows * args.changed_fraction))
     kinds = ["notion", "airtable"] if args.kind == "both" else [args.kind]
     limits = ["unlimited", "published"] if args.limits == "both" else [args.limits]
+    table_sets = ["required", "sample"] if args.tables == "both" else [args.tables]
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         if source == "memory":
@@ -182,9 +197,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             for kind in kinds:
                 for name in limits:
-                    print(f"{kind}, {name} limits ...", file=sys.stderr, flush=True)
-                    results.append(with_ratios(
-                        bench_emulator(kind, args.rows, changed, name, Path(tmp))))
+                    for tables in table_sets:
+                        print(f"{kind}, {name} limits, {tables} tables ...", file=sys.stderr,
+                              flush=True)
+                        results.append(with_ratios(bench_emulator(
+                            kind, args.rows, changed, name, tables, Path(tmp))))
     report = {
         "benchmark": "nightly incremental sync vs full sync",
         "rows": args.rows, "changed_rows": changed, "target_ratio": TARGET,
@@ -202,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     for r in results:
-        print(f"{r['kind']:8} {r['limits']:24} full {r['full']['requests']:5} requests "
+        print(f"{r['kind']:8} {r['limits']:10} {len(r.get('tables', [])):2} tables "
+              f"full {r['full']['requests']:5} requests "
               f"{r['full']['seconds']:8.2f}s | incremental {r['incremental']['requests']:3} "
               f"requests {r['incremental']['seconds']:6.2f}s | ratio requests "
               f"{r['ratio']['requests']:.2%}, seconds {r['ratio']['seconds']:.2%}"

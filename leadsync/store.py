@@ -822,6 +822,8 @@ class Store:
                 counts.updated += 1
             else:
                 counts.unchanged += 1
+                continue
+            counts.changed_ids.append(row.source_id)
             existing[row.source_id] = (row.content, False)
         return counts
 

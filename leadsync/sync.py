@@ -55,6 +55,7 @@ import datetime as dt
 import json
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -167,14 +168,16 @@ class SyncSummary:
             "status": self.status, "dry_run": self.dry_run, "full": self.full,
             "run_id": self.run_id, "store": self.store, "started_at": self.started_at,
             "seconds": round(self.seconds, 3), **self.totals,
-            "tables": {t.table: {k: v for k, v in asdict(t).items() if k != "table"}
+            "tables": {t.table: {k: round(v, 3) if isinstance(v, float) else v
+                                 for k, v in asdict(t).items() if k != "table"}
                        for t in self.tables},
         }
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), indent=2)
 
-    def describe(self) -> str:
+    def describe(self, *, tables: bool = False) -> str:
+        """One line of totals (what ``leadsync sync`` prints); ``tables`` adds a line each."""
         t = self.totals
         head = "dry run, nothing written" if self.dry_run else f"run {self.run_id}"
         verb = "would change" if self.dry_run else "synced"
@@ -182,7 +185,8 @@ class SyncSummary:
                  f"{t['updated']} updated, {t['deleted']} deleted, {t['revived']} revived, "
                  f"{t['quarantined']} quarantined; {t['requests']} requests, "
                  f"{t['rate_limited']} rate-limited"]
-        lines += [f"  {s.describe(self.dry_run)}" for s in self.tables]
+        if tables:
+            lines += [f"  {s.describe(self.dry_run)}" for s in self.tables]
         return "\n".join(lines)
 
 
@@ -224,6 +228,26 @@ def _batch_quarantine(table: str, records: Sequence[Record], members: MemberInde
            for q in validated.quarantine.itertuples(index=False)
            if isinstance(q.source_id, str)}
     return {r.source_id: bad.get(r.source_id) for r in records}
+
+
+def _interactive() -> bool:
+    if "ipykernel" in sys.modules:
+        return True
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class _NoBar:
+    def update(self, count: int = 1) -> None:
+        return None
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 
 def _batches(records: Iterable[Record], size: int, crash: CrashPoints, table: str
@@ -276,7 +300,10 @@ def _pull(run: _Run, table: str, source: TableSource, cursor: Cursor | None,
     store = run.store
     advanced = start
     label = f"{'dry run: ' if run.dry_run else ''}sync {table}"
-    with Progress(label, unit="rows", show=run.progress, logger=log) as bar:
+    # A bar on a terminal or in a notebook; in cron the connectors' own log lines
+    # tell the pull's progress, and one line per table follows the pull.
+    show = _interactive() if run.progress is None else run.progress
+    with Progress(label, unit="rows", show=True, logger=log) if show else _NoBar() as bar:
         for batch in _batches(source.fetch(cursor), run.batch_size, run.crash, table):
             prepared = [_prepare(r) for r in batch]
             records = [r for r, _ in prepared]
@@ -287,7 +314,8 @@ def _pull(run: _Run, table: str, source: TableSource, cursor: Cursor | None,
                 entries = _batch_quarantine(table, records, members)
             if run.dry_run:
                 counts = store.compare_batch(table, rows)
-                summary.quarantined += sum(1 for e in (entries or {}).values() if e)
+                summary.quarantined += sum(1 for sid in counts.changed_ids
+                                           if (entries or {}).get(sid))
             else:
                 counts = store.write_batch(table, rows, quarantine=entries,
                                            members_changed=table == "members", now=run.clock())
@@ -452,18 +480,18 @@ def run_sync(
             for table in opened:
                 summary.tables.append(_sync_table(run, table))
         summary.seconds = time.monotonic() - started
-        log.info("dry run: nothing written; %s", summary.describe().splitlines()[0])
+        log.info("dry run: nothing written")
         return summary
 
     with SyncLock(path) as lock:
         crash("lock-acquired")
+        log.info("sync started: %s into %s%s", ", ".join(names), path,
+                 " (full)" if full else "")
         with Store.open(path, create=True, writable=True, check=True, lock=lock,
                         checkpoint=crash) as store:
             run, opened = run_for(store)
             summary.run_id = store.begin_run(full=full, tables=names, now=clock())
             crash("run-started")
-            log.info("sync run %d started: %s into %s%s", summary.run_id, ", ".join(names),
-                     path, " (full)" if full else "")
             try:
                 for table in opened:
                     summary.tables.append(_sync_table(run, table))
@@ -486,7 +514,6 @@ def run_sync(
                              totals={**summary.totals, "seconds": summary.seconds},
                              summary=summary.as_dict(), error=None, now=clock())
             crash("run-after-finish")
-    log.info("sync ok: %s", summary.describe().splitlines()[0])
     return summary
 
 

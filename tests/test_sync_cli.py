@@ -70,11 +70,13 @@ def test_sync_without_json_prints_a_short_summary(runner: CliRunner, tmp_path: P
     result = sync(runner, ws, config)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("synced ")
-    assert "  signals: 10 added" in result.stdout
+    assert "(run 1): 16 added, 0 updated, 0 deleted" in result.stdout
+    assert len(result.stdout.splitlines()) == 1
+    assert "INFO leadsync.sync: signals: 10 added" in result.stderr  # a log line per table
     result = sync(runner, ws, config, "--dry-run")
     assert result.exit_code == 0
-    assert "dry run, nothing written" in result.stdout
-    assert "signals: 0 would add" in result.stdout
+    assert "(dry run, nothing written): 0 added" in result.stdout
+    assert "INFO leadsync.sync: dry run: signals: 0 would add" in result.stderr
 
 
 def test_a_running_sync_makes_the_next_exit_75(runner: CliRunner, tmp_path: Path) -> None:
