@@ -89,7 +89,6 @@ from leadsync.store import (
     PreparedRow,
     QuarantineEntry,
     Store,
-    StoredCursor,
     SyncLock,
     store_path,
 )
@@ -336,7 +335,6 @@ class _Opened:
     table: str
     source: TableSource
     stats: PullStats
-    stored: StoredCursor | None
     seconds: float
 
 
@@ -355,7 +353,7 @@ def _open_table(run: _Run, table: str) -> _Opened:
     stats = PullStats()
     source = run.factory(run.config, table, env=run.env, field_ids=reuse or None, stats=stats)
     stats = getattr(source, "stats", None) or stats
-    return _Opened(table, source, stats, stored, time.monotonic() - started)
+    return _Opened(table, source, stats, time.monotonic() - started)
 
 
 def _sync_table(run: _Run, opened: _Opened) -> TableSummary:
@@ -363,7 +361,7 @@ def _sync_table(run: _Run, opened: _Opened) -> TableSummary:
     config, store, crash = run.config, run.store, run.crash
     table, source, stats = opened.table, opened.source, opened.stats
     summary = TableSummary(table)
-    stored = store.cursor(table)  # as committed now (opened.stored predates this run)
+    stored = store.cursor(table)
     mapping = config.tables[table].fields
     crash("table-start", table)
 

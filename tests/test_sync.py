@@ -342,3 +342,18 @@ def test_the_quarantine_follows_rows_fixed_and_broken_upstream(tmp_path: Path) -
         assert list(quarantine["source_id"]) == [third]
         assert "signal_type 'Diplomatic' is not one of" in quarantine["reason"][0]
         assert compare_store(store, ws) == []
+
+
+def test_a_bar_on_a_terminal_log_lines_in_cron(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str],
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    ws = FakeWorkspace.sample(signals=30, seed=19)
+    caplog.set_level("INFO", logger="leadsync")
+    run_sync(ws.config(tmp_path / "a.db"), sources=ws.open_source, env=ENV, progress=True)
+    assert "sync signals" in capsys.readouterr().err  # tqdm's bar, on stderr
+    caplog.clear()
+    run_sync(ws.config(tmp_path / "b.db"), sources=ws.open_source, env=ENV, progress=False)
+    assert "sync signals" not in capsys.readouterr().err
+    lines = [r.getMessage() for r in caplog.records if r.name == "leadsync.sync"]
+    assert lines[0].startswith("sync started: members, signals into ")
+    assert [line.split(":")[0] for line in lines[1:]] == ["members", "signals"]

@@ -91,3 +91,56 @@ def test_one_writer_one_exit_75_and_a_reader_that_never_fails(tmp_path: Path) ->
     reads, sizes = map(int, reader_out.split())
     assert reads > 0
     assert sizes >= 1
+
+
+def test_two_leadsync_syncs_against_the_emulator_one_writes(tmp_path: Path) -> None:
+    """The same race with the real console script and connector, paced at Notion's 3/s."""
+    import shutil
+    import tomllib
+
+    from leadsync.config import parse_config
+    from leadsync.emulator import Emulator, FrozenClock, Limits, SampleOrg
+
+    leadsync = shutil.which("leadsync", path=str(Path(sys.executable).parent))
+    assert leadsync is not None
+    org = SampleOrg.generate(seed=5, members=8, signals=150)
+    with Emulator(seed=5, limits=Limits(), clock=FrozenClock(), sample=org,
+                  workspaces=("notion",)) as emu:
+        config = tmp_path / "leadsync.toml"
+        config.write_text(emu.config_toml("notion", store_path="leadsync.db"))
+        data = tomllib.loads(config.read_text())
+        data["limits"] = {"notion_rps": 1000.0}
+        path = tmp_path / "leadsync.db"
+        env = {**os.environ, "NOTION_TOKEN": emu.notion_token}
+        env.pop("LEADSYNC_CRASH_AT", None)
+        with emu.paused_limits():  # the first sync, quickly
+            fast = parse_config({**data, "store": {"path": str(path)}}, source="<test>")
+            run_sync(fast, env=env, progress=False)
+        with open_store(path) as store:
+            live_before = len(store.frame("signals"))
+        stop = tmp_path / "stop"
+        reader = subprocess.Popen([sys.executable, "-c", READER, str(path), str(stop),
+                                   str(live_before)], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        syncs = [subprocess.Popen([leadsync, "-c", str(config), "sync", "--full"], cwd=tmp_path,
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for _ in range(2)]
+        try:
+            results = [p.communicate(timeout=120) for p in syncs]
+        finally:
+            stop.touch()
+            reader_out, reader_err = reader.communicate(timeout=60)
+            for p in syncs:
+                p.kill()
+    codes = sorted(p.returncode for p in syncs)
+    assert codes == [0, 75], results
+    winner = next(p.pid for p in syncs if p.returncode == 0)
+    refused = next(err for p, (_, err) in zip(syncs, results, strict=True) if p.returncode == 75)
+    assert refused.strip().splitlines()[-1].startswith(
+        f"leadsync: error: another leadsync sync is running (pid {winner}, started ")
+    with open_store(path) as store:
+        runs = store.runs()
+        assert list(runs["status"]) == ["ok", "ok"]
+        assert runs["pid"][0] == winner
+    assert reader.returncode == 0, reader_err
+    assert int(reader_out.split()[0]) > 0
