@@ -511,7 +511,12 @@ class Store:
         return frame
 
     def tombstones(self, table: str) -> pd.DataFrame:
-        """Rows of ``table`` deleted upstream, with their last values and ``deleted_at``."""
+        """Rows of ``table`` deleted upstream, with their last values and ``deleted_at``.
+
+        Like every frame, it holds the rows that fit the canonical table; a
+        deleted row that never did is in ``records(table, include_deleted=True)``
+        and :meth:`known_ids`.
+        """
         frame = self.frame(table, include_deleted=True)
         return frame[frame["deleted_at"].notna()].reset_index(drop=True)
 
