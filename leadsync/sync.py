@@ -11,8 +11,13 @@ first (the others resolve their member references against it):
    edit times); without a cursor (first run) or with ``--full``, every row.
 3. **Upsert** the rows by source id in batches of :data:`BATCH_SIZE`, each in
    its own transaction. A row is compared with the stored one first: unchanged
-   rows are not rewritten, a tombstoned row that comes back is revived. The
-   batch's quarantine entries are set in the same transaction.
+   rows are not rewritten, a tombstoned row that comes back is revived. On an
+   incremental pull the batch's quarantine entries (rows that do not fit the
+   canonical table, members resolved against the store) are set in the same
+   transaction; on a full read, for ``members`` (whose changes can change
+   every table's member resolution) and for a table already marked stale, the
+   batch instead marks the table's quarantine stale, and it is recomputed whole
+   from the stored rows in the table's last transaction.
 4. **Move the cursor**, after the pull has ended, in one transaction, to the
    newest server edit time seen (:meth:`Cursor.advanced`), with the resolved
    field ids.
