@@ -96,6 +96,7 @@ from .base import (
     records_to_frame,
     resolve_fields,
     retrying,
+    shared_limiter,
 )
 
 __all__ = [
@@ -244,19 +245,10 @@ def translate_error(exc: BaseException, *, what: str = "request") -> ConnectorEr
 # The client: one seam for pacing, retries and translation
 
 
-_limiters: dict[tuple[str, str, float], RateLimiter] = {}
-_limiters_lock = threading.Lock()
-
-
 def base_limiter(base_id: str, rps: float, *, endpoint_url: str = DEFAULT_ENDPOINT
                  ) -> RateLimiter:
     """The process-wide limiter for one base, shared by every table and client using it."""
-    key = (endpoint_url.rstrip("/"), base_id, rps)
-    with _limiters_lock:
-        limiter = _limiters.get(key)
-        if limiter is None:
-            limiter = _limiters[key] = RateLimiter(rps)
-        return limiter
+    return shared_limiter(f"airtable {endpoint_url.rstrip('/')} {base_id}", rps)
 
 
 def _as_secret(token: Secret | str) -> Secret:

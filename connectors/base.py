@@ -49,6 +49,7 @@ __all__ = [
     "records_to_frame",
     "resolve_fields",
     "retrying",
+    "shared_limiter",
 ]
 
 log = logging.getLogger("leadsync.connectors")
@@ -298,6 +299,27 @@ class RateLimiter:
             self._stamp = self._held_until
 
 
+_shared: dict[tuple[str, float], RateLimiter] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_limiter(scope: str, rps: float) -> RateLimiter:
+    """The one limiter of this process for ``scope``, created on first use.
+
+    A service's rate limit applies to a scope (a Notion integration token, an
+    Airtable base), not to a client: every source and writer in the process
+    that talks to the same scope must draw from the same bucket, or several
+    tables pulled one after the other would together exceed it. Callers
+    build ``scope`` without secrets (e.g. a hash of the token).
+    """
+    key = (scope, rps)
+    with _shared_lock:
+        limiter = _shared.get(key)
+        if limiter is None:
+            limiter = _shared[key] = RateLimiter(rps)
+        return limiter
+
+
 # ---------------------------------------------------------------------------
 # Retries
 
@@ -378,7 +400,8 @@ def retrying(
         delay = retry_state.next_action.sleep if retry_state.next_action else 0.0
         if isinstance(exc, RateLimitedError) and limiter is not None:
             delay = exc.retry_after if exc.retry_after is not None else policy.default_rate_wait
-        log.warning("%s: %s; retrying in %.1fs (attempt %d)", what, exc, delay,
+        message = str(exc) if what in str(exc) else f"{what}: {exc}"
+        log.warning("%s; retrying in %.1fs (attempt %d)", message, delay,
                     retry_state.attempt_number + 1)
 
     def attempt() -> T:

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import hashlib
 import json
 import logging
 import re
@@ -98,6 +99,7 @@ from .base import (
     records_to_frame,
     resolve_fields,
     retrying,
+    shared_limiter,
 )
 from .notion_decode import (
     decode_page,
@@ -284,7 +286,10 @@ class NotionAPI:
         self.base_url = base_url.rstrip("/")
         self.policy = policy or RetryPolicy()
         self.stats = stats if stats is not None else PullStats()
-        self.limiter = limiter or RateLimiter(rps)
+        # Notion limits each integration (token), so every client with this token
+        # in the process shares one bucket.
+        fingerprint = hashlib.sha256(secret.reveal().encode()).hexdigest()[:16]
+        self.limiter = limiter or shared_limiter(f"notion {self.base_url} {fingerprint}", rps)
         self.sleep = sleep
         self._own_http = http is None
         self._http = http or httpx.Client(

@@ -1,0 +1,49 @@
+"""A service's rate limit covers every table of a run, not one client at a time."""
+
+from __future__ import annotations
+
+import tomllib
+
+from leadsync.connectors.airtable import AirtableSource
+from leadsync.connectors.base import shared_limiter
+from leadsync.connectors.notion import NotionSource
+
+from leadsync.config import parse_config
+from leadsync.emulator import Emulator, Limits, SampleOrg
+
+TABLES = ("members", "signals", "milestones", "checkins", "rotations", "reviews")
+
+
+def test_same_scope_same_limiter() -> None:
+    assert shared_limiter("notion x abc", 3.0) is shared_limiter("notion x abc", 3.0)
+    assert shared_limiter("notion x abc", 3.0) is not shared_limiter("notion x def", 3.0)
+
+
+def test_notion_tables_pulled_back_to_back_meet_no_429() -> None:
+    # A small burst makes the emulator strict: six clients pacing themselves
+    # separately at 3/s would together send up to 18/s and be refused.
+    org = SampleOrg.generate(seed=8, members=10, signals=60)
+    limits = Limits(notion_rps=3.0, notion_burst=2, airtable_rps=None)
+    with Emulator(seed=8, limits=limits, sample=org, workspaces=("notion",)) as emu:
+        config = parse_config(tomllib.loads(emu.config_toml("notion")), "emu.toml")
+        env = {"NOTION_TOKEN": emu.notion_token}
+        rows = 0
+        for table in TABLES:
+            source = NotionSource.from_config(config, table, env, progress=False)
+            rows += sum(1 for _ in source.fetch())
+            assert source.stats.rate_limited == 0, table
+        assert emu.stats.rate_limited["notion"] == 0
+        assert rows == sum(len(records) for records in org.tables.values())
+
+
+def test_airtable_tables_of_one_base_share_its_limit() -> None:
+    org = SampleOrg.generate(seed=9, members=10, signals=60)
+    limits = Limits(notion_rps=None, airtable_rps=5.0, airtable_burst=2,
+                    airtable_penalty_seconds=0.5, fractional_retry_after=True)
+    with Emulator(seed=9, limits=limits, sample=org, workspaces=("airtable",)) as emu:
+        config = parse_config(tomllib.loads(emu.config_toml("airtable")), "emu.toml")
+        env = {"AIRTABLE_TOKEN": emu.airtable_token}
+        for table in TABLES:
+            source = AirtableSource.from_config(config, table, env=env)
+            assert sum(1 for _ in source.fetch()) == len(org.table(table))
+        assert emu.stats.rate_limited["airtable"] == 0
