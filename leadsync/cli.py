@@ -159,6 +159,30 @@ def sync(ctx: click.Context, full: bool, dry_run: bool, as_json: bool,
 # emulator
 
 
+@main.command()
+@click.option("--kind", type=click.Choice(["notion", "airtable"]), default="notion",
+              show_default=True, help="Which emulated workspace to sync from.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("leadsync-demo"), show_default=True,
+              help="Where the config, the store and report.md are written.")
+@click.option("--members", type=int, default=60, show_default=True,
+              help="Size of the sample organisation.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--fast", is_flag=True, help="Switch the emulator's rate limits off.")
+@handled
+def demo(kind: str, out_dir: Path, members: int, seed: int, fast: bool) -> None:
+    """Run the whole job against the built-in emulator (no account needed).
+
+    Starts the emulator with a sample organisation, syncs it into a local
+    store at the real rate limits, lets a day of edits happen upstream, runs
+    the nightly incremental sync, and prints the leadership-sync report.
+    """
+    from leadsync.demo import Kind, run_demo
+
+    run_demo(kind=cast(Kind, kind), out_dir=out_dir, members=members, seed=seed, fast=fast,
+             echo=click.echo)
+
+
 @main.group()
 def emulator() -> None:
     """The local Notion/Airtable emulator (no account needed)."""

@@ -1,0 +1,153 @@
+"""``leadsync demo``: the whole job against the emulator, no account needed.
+
+1. start the emulator with the sample organisation, at the real rate limits;
+2. write a ``leadsync.toml`` pointing at it and run the first sync into a store;
+3. let a day pass upstream (signals added, one edited, one deleted) and run the
+   nightly incremental sync, which fetches only what changed;
+4. build the leadership-sync report from the store and print it; save it as
+   Markdown next to the store, which a notebook can open with
+   ``leadsync.open_store("<out>/leadsync.db")``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from leadsync.config import TOKEN_VARIABLES, load_config
+from leadsync.emulator import Emulator, Limits, SampleOrg
+from leadsync.reports import build_report, render_markdown, render_text
+from leadsync.store import open_store
+from leadsync.sync import SyncSummary, run_sync
+
+__all__ = ["DemoResult", "run_demo"]
+
+Kind = Literal["notion", "airtable"]
+
+
+@dataclass
+class DemoResult:
+    """Where the demo left its files, and what the two syncs did."""
+
+    out_dir: Path
+    config_path: Path
+    store_path: Path
+    report_path: Path
+    first: SyncSummary
+    nightly: SyncSummary
+    report_text: str
+
+
+def _fresh_store(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", ".lock"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _a_day_passes(emu: Emulator, kind: Kind, org: SampleOrg) -> str:
+    """Upstream edits as a team makes them: three new signals, one edited, one deleted."""
+    members = [m for m in org.members if not m["is_leader"]][:3]
+    leader = next(m for m in org.members if m["is_leader"])
+    day = org.as_of - dt.timedelta(days=1)
+    new = [
+        ("Summarized the incident review for the APAC team",
+         "Summarizes meeting outcomes for timezone gaps", "Communication", "High"),
+        ("Proposed splitting the payments service", "Proposes architectural improvements",
+         "Technical", "Medium"),
+        ("Coordinated the hand-off of the on-call rotation",
+         "Coordinates hand-offs between teams", "Operational", "Medium"),
+    ]
+    edited = org.signals[4]["signal_id"]
+    deleted = org.signals[6]["signal_id"]
+    if kind == "notion":
+        notion = emu.notion
+        users = notion.member_user_ids
+        notion.create_data_source_rows(notion.data_source_ids["signals"], [
+            {"Summary": summary, "Team Member": [users[m["member_id"]]], "Signal Type": kind_,
+             "Indicator": indicator, "Impact": impact, "Date": day,
+             "Evidence": f"https://docs.acme.example/adr/{900 + i}",
+             "Observed by": [users[leader["member_id"]]]}
+            for i, (m, (summary, indicator, kind_, impact)) in enumerate(zip(members, new,
+                                                                             strict=False))
+        ])
+        notion.edit_page(notion.page_for["signals"][edited], {"Impact": "High"})
+        notion.trash_page(notion.page_for["signals"][deleted])
+    else:
+        airtable = emu.airtable
+        base, table = airtable.sample_base_id, airtable.sample_table_ids["signals"]
+        airtable.insert_records(base, table, [
+            {"Summary": summary, "Team Member": [airtable.member_record_ids[m["member_id"]]],
+             "Signal Type": kind_, "Indicator": indicator, "Impact": impact,
+             "Date": f"{day.isoformat()}T00:00:00.000Z",
+             "Evidence": f"https://docs.acme.example/adr/{900 + i}",
+             "Observed by": {"id": airtable.member_user_ids[leader["member_id"]]}}
+            for i, (m, (summary, indicator, kind_, impact)) in enumerate(zip(members, new,
+                                                                             strict=False))
+        ])
+        airtable.edit_record(base, table, airtable.record_for["signals"][edited],
+                             {"Impact": "High"})
+        airtable.delete_records(base, table, [airtable.record_for["signals"][deleted]])
+    return (f"3 signals added, {edited} raised to High impact, {deleted} deleted "
+            "(deletions are caught by the weekly reconciliation, `leadsync sync --full`)")
+
+
+def run_demo(
+    *,
+    kind: Kind = "notion",
+    seed: int = 0,
+    members: int = 60,
+    out_dir: str | Path = "leadsync-demo",
+    fast: bool = False,
+    progress: bool | None = None,
+    echo: Callable[[str], None] = print,
+) -> DemoResult:
+    """Run the demo; ``fast`` switches the emulator's rate limits off."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    store_path = out / "leadsync.db"
+    config_path = out / "leadsync.toml"
+    report_path = out / "report.md"
+    _fresh_store(store_path)
+
+    org = SampleOrg.generate(seed=seed, members=members)
+    limits = Limits.unlimited() if fast else Limits()
+    with Emulator(seed=seed, limits=limits, sample=org) as emu:
+        token = emu.notion_token if kind == "notion" else emu.airtable_token
+        env = {TOKEN_VARIABLES[kind]: token}
+        # the store path in a config is relative to the config file
+        text = emu.config_toml(kind, store_path=store_path.name)
+        if fast:  # the emulator is not limiting, so neither should leadsync
+            text += "\n[limits]\nnotion_rps = 1000.0\nairtable_rps = 1000.0\n"
+        config_path.write_text(text, encoding="utf-8")
+        config = load_config(config_path)
+        rate = "no rate limits" if fast else (
+            "Notion's 3 requests/s" if kind == "notion" else "Airtable's 5 requests/s per base")
+        echo(f"[1/4] Emulated {kind} workspace at {emu.url} ({rate}): {len(org.members)} "
+             f"members in {len({m['timezone'] for m in org.members})} time zones, "
+             f"{len(org.signals)} signals over 12 months.")
+        echo(f"      Config written to {config_path}.")
+
+        first = run_sync(config, env=env, progress=progress)
+        echo(f"[2/4] First sync: {first.describe().splitlines()[0]}")
+
+        change = _a_day_passes(emu, kind, org)
+        echo(f"      A day passes upstream: {change}.")
+        nightly = run_sync(config, env=env, progress=progress)
+        echo(f"[3/4] Nightly sync: {nightly.describe().splitlines()[0]}")
+
+    with open_store(store_path) as store:
+        frames = {name: store.frame(name) for name in config.tables}
+        quarantine = store.quarantine()
+    report = build_report(frames, as_of=org.as_of,
+                          impact_weights=config.scoring.impact_weights,
+                          half_life_days=config.scoring.half_life_days,
+                          quarantine=quarantine)
+    text = render_text(report)
+    report_path.write_text(render_markdown(report), encoding="utf-8")
+    echo(f"[4/4] Report for {org.as_of:%B %Y} (also saved to {report_path}):")
+    echo("")
+    echo(text)
+    echo(f"In a notebook: leadsync.open_store({str(store_path)!r}).frame('signals')")
+    return DemoResult(out, config_path, store_path, report_path, first, nightly, text)

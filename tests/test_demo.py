@@ -1,0 +1,37 @@
+"""The demo runs the whole job against the emulator, for both workspaces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from leadsync import open_store
+from leadsync.cli import main
+
+
+@pytest.mark.parametrize("kind", ["notion", "airtable"])
+def test_demo_syncs_then_reports(kind: str, tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(main, ["demo", "--kind", kind, "--out", str(out), "--fast",
+                                       "--members", "20"])
+    assert result.exit_code == 0, result.output + str(result.exception)
+    text = result.output
+    assert "[2/4] First sync: synced" in text
+    assert "[3/4] Nightly sync: synced" in text
+    assert "3 added, 1 updated" in text  # the day's edits, and only them
+    assert "Leadership scores" in text
+    assert (out / "report.md").read_text().startswith("# Leadership sync")
+    with open_store(out / "leadsync.db") as store:
+        assert len(store.frame("members")) == 20
+        assert store.runs(10)["status"].tolist() == ["ok", "ok"]
+
+
+def test_demo_twice_starts_from_a_fresh_store(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    args = ["demo", "--out", str(out), "--fast", "--members", "8"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    second = CliRunner().invoke(main, args)
+    assert second.exit_code == 0
+    assert "(run 1)" in second.output
