@@ -70,6 +70,7 @@ Testing hook: ``LEADSYNC_CRASH_AT`` kills the process at a named checkpoint
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import inspect
 import itertools
 import json
@@ -302,6 +303,13 @@ class _Run:
     #: schema reads shared by this run's sources
     schemas: SchemaCache = field(default_factory=SchemaCache)
 
+    @functools.cached_property
+    def members(self) -> MemberIndex | None:
+        """The index member references resolve against, built once a run: first
+        asked for by the first table after ``members``, which is synced first and
+        not written again in the run."""
+        return self.store.member_index()
+
 
 def _reconcile_due(run: _Run, stored_reconciled: dt.datetime | None, full_read: bool) -> bool:
     if full_read or stored_reconciled is None:
@@ -446,7 +454,7 @@ def _sync_table(run: _Run, opened: _Opened) -> TableSummary:
     since = stored.since if stored else None
     full_read, due = opened.full_read, opened.due
     start = Cursor(since, lag)
-    members = None if table == "members" else store.member_index()
+    members = None if table == "members" else run.members
     changed: set[str] = set()
     seen: set[str] = set()
     summary.full_read = full_read
