@@ -36,6 +36,37 @@ Offsets. A listing is read to the end before its records are decoded, so a
 slow consumer cannot let the server's iterator expire. If it expires anyway
 (422 ``LIST_RECORDS_ITERATOR_NOT_AVAILABLE``), the listing restarts from the
 beginning and the partial pass is dropped: every record is yielded once.
+
+Schema reads. A base's schema (``GET /v0/meta/bases/{base}/tables``) describes
+all its tables, so the sources given one :class:`~leadsync.connectors.base.SchemaCache`
+(the sync makes one per run) read it once between them. A schema that
+changed under a listing is read again, once: a 404 (the table), a 422
+``UNKNOWN_FIELD_NAME`` (a field in ``fields[]``: the emulator and Airtable
+answer so for a deleted field) or ``INVALID_FILTER_BY_FORMULA`` re-reads the
+base schema, resolves the mapping again and repeats the listing; a mapped
+field or the table that is gone ends in the same
+:class:`~leadsync.errors.SchemaError` / :class:`~leadsync.errors.NotFoundError`
+as on opening.
+
+Schema snapshots. :attr:`AirtableSource.schema_snapshot` is the table's schema
+as JSON (fields with id, name, type and options); given back as
+``schema_cache=``, the source opens without a request. A listing by field id
+notices deleted fields and tables by itself (above), but not a field whose
+*type* changed: cell values do not name their type, and decoding follows the
+schema (a ``date`` read as ``dateTime`` loses its time, a link read as a
+select resolves members by name). Reading the schema to check would cost the
+request the snapshot saves; instead every cell of a listing read with a
+cached schema is checked against the JSON shape of its cached type
+(:func:`~leadsync.connectors.airtable_decode.cell_fits`) before anything is
+decoded. Airtable gives each type a shape of its own (text a string, numbers
+numbers, a date ``YYYY-MM-DD``, a date-time an ISO instant, links ``rec…``
+ids, collaborators ``usr…`` objects, …), so a changed type shows in its
+first non-empty value, and one cell that does not fit makes the source read
+the schema again (one request) and decode the listing by the new types. The
+shapes overlap only where text may spell a date: a text value that is exactly
+a date or a date-time does not count as fitting, at the price of one schema
+read on a night such a text cell is read. A type change whose cells are all
+empty in the listing decodes to empty either way.
 """
 
 from __future__ import annotations
@@ -47,7 +78,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -76,6 +107,7 @@ from .airtable_decode import (
     MERGEABLE_TYPES,
     AirtableField,
     AirtableTable,
+    cell_fits,
     decode_base_schema,
     decode_frame,
     decode_record,
@@ -91,6 +123,7 @@ from .base import (
     RateLimiter,
     Record,
     RetryPolicy,
+    SchemaCache,
     TableSource,
     WriteResult,
     records_to_frame,
@@ -129,9 +162,13 @@ BATCH_SIZE = 10
 DEFAULT_TIMEOUT = (10, 60)
 #: How often one listing may restart after its offset expired before giving up.
 MAX_LISTING_RESTARTS = 10
+#: The layout of :attr:`AirtableSource.schema_snapshot`; another one is not used.
+SNAPSHOT_VERSION = 1
 
 _ITERATOR_EXPIRED = "LIST_RECORDS_ITERATOR_NOT_AVAILABLE"
 _BILLING_LIMIT = "PUBLIC_API_BILLING_LIMIT_EXCEEDED"
+#: 422 types a listing gets when a field it names no longer exists.
+_FIELD_GONE = frozenset({"UNKNOWN_FIELD_NAME", "INVALID_FILTER_BY_FORMULA"})
 _BASE_IN_URL = re.compile(r"/v0/(?:meta/bases/)?(app[A-Za-z0-9]+)(?:/|$|\?)")
 #: 422 types that are about the whole request, never one record: a batch is not bisected.
 _REQUEST_LEVEL_REJECTIONS = frozenset({
@@ -349,7 +386,10 @@ class AirtableSource:
     table is ``airtable_table`` (an id ``tbl…`` or a name) in base ``base_id``.
     ``mapping`` maps canonical columns to field names or ids; without one, the
     sample layout's field names are used, restricted to fields that exist.
-    Nothing is sent until the first call that needs the schema.
+    Nothing is sent until the first call that needs the schema. ``schemas``
+    shares base schema reads with other sources (one per base); ``schema_cache``
+    is a :attr:`schema_snapshot` of an earlier source for the same table, used
+    instead of reading the schema (see "Schema snapshots" in the module doc).
     """
 
     service = SERVICE
@@ -363,6 +403,8 @@ class AirtableSource:
         canonical: str = "signals",
         mapping: Mapping[str, str] | None = None,
         progress: bool | None = None,
+        schema_cache: Mapping[str, Any] | None = None,
+        schemas: SchemaCache | None = None,
     ):
         schema(canonical)  # a clear error for an unknown canonical table
         self.client = client
@@ -375,6 +417,11 @@ class AirtableSource:
         self.notes: list[str] = []
         #: How often the last listings restarted after an expired offset.
         self.restarts = 0
+        self.schemas = schemas if schemas is not None else SchemaCache()
+        self.schema_cache = dict(schema_cache) if schema_cache else None
+        #: True while the schema comes from ``schema_cache`` and nothing Airtable
+        #: answered has contradicted it.
+        self.cached = False
         self._schema: AirtableTable | None = None
         self._fields: dict[str, AirtableField] | None = None
 
@@ -397,12 +444,15 @@ class AirtableSource:
         stats: PullStats | None = None,
         field_ids: Mapping[str, str] | None = None,
         progress: bool | None = False,
+        schema_cache: Mapping[str, Any] | None = None,
+        schemas: SchemaCache | None = None,
     ) -> AirtableSource:
         """The source for ``[tables.<table_name>]`` of ``leadsync.toml``.
 
         ``field_ids`` (canonical column -> ``fld…``, as :attr:`field_ids` gave
         it on an earlier run) takes precedence over the configured names, so a
-        field renamed in Airtable keeps mapping.
+        field renamed in Airtable keeps mapping. ``schema_cache`` and
+        ``schemas``: see the class.
         """
         table = config.tables.get(table_name)
         if table is None or not table.airtable_base or not table.airtable_table:
@@ -421,32 +471,104 @@ class AirtableSource:
         mapping = ({c: ids.get(c, name) for c, name in table.fields.items()}
                    if table.fields else ids) or None
         return cls(client, table.airtable_base, table.airtable_table, canonical=table_name,
-                   mapping=mapping, progress=progress)
+                   mapping=mapping, progress=progress, schema_cache=schema_cache,
+                   schemas=schemas)
 
     # -- schema and mapping (I/O on first use) --------------------------------
 
     def fetch_schema(self, *, force: bool = False) -> AirtableTable:
-        """The Airtable table's schema (cached; ``force`` reads it again)."""
-        if self._schema is None or force:
-            tables = fetch_base_schema(self.client, self.base_id)
-            self._schema = find_table(tables, self.airtable_table, base=self.base_id)
+        """The Airtable table's schema; ``force`` reads it again.
+
+        The first call takes it from :attr:`schemas` when another source has
+        read the base already, else from ``schema_cache`` when that is a
+        snapshot of this table, else reads the base schema (once per
+        :attr:`schemas`).
+        """
+        key = ("airtable", self.client.endpoint_url, self.base_id)
+        if force:
+            self.schema_cache = None
+            tables = self.schemas.refresh(key, self._read_base)
+        elif self._schema is not None:
+            return self._schema
+        elif key not in self.schemas and (snapshot := self._snapshot_table()) is not None:
+            self._schema, self.cached = snapshot, True
+            return snapshot
+        else:
+            tables = self.schemas.get(key, self._read_base)
+        self._schema = find_table(tables, self.airtable_table, base=self.base_id)
+        self.cached = False
         return self._schema
+
+    def _read_base(self) -> tuple[AirtableTable, ...]:
+        return fetch_base_schema(self.client, self.base_id)
+
+    def _snapshot_table(self) -> AirtableTable | None:
+        """The table ``schema_cache`` describes, if it is a snapshot of this table."""
+        snap = self.schema_cache
+        if not snap:
+            return None
+        try:
+            if (snap.get("service"), snap.get("version"), snap.get("base_id"),
+                    snap.get("table")) != (SERVICE, SNAPSHOT_VERSION, self.base_id,
+                                           self.airtable_table):
+                return None
+            return decode_base_schema({"tables": [snap["schema"]]})[0]
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            log.debug("airtable %s: schema_cache is not a schema snapshot; ignored",
+                      self.airtable_table)
+            return None
+
+    @property
+    def schema_snapshot(self) -> dict[str, Any] | None:
+        """The table's schema as JSON, for ``schema_cache=`` next time (None before
+        it was read)."""
+        table = self._schema
+        if table is None:
+            return None
+        return {
+            "service": SERVICE, "version": SNAPSHOT_VERSION, "base_id": self.base_id,
+            "table": self.airtable_table,
+            "schema": {"id": table.id, "name": table.name, "primaryFieldId": table.primary_field_id,
+                       "fields": [{"id": f.id, "name": f.name, "type": f.type,
+                                   "options": dict(f.options)} for f in table.fields]},
+        }
+
+    def _refresh(self, why: str) -> None:
+        """Read the schema again and, when a mapping was resolved, resolve it again
+        (a NotFoundError when the table is gone, a SchemaError when a mapped field is)."""
+        log.info("airtable %s: the schema changed (%s); reading it again",
+                 self.airtable_table, why)
+        resolved = self._fields is not None
+        self.fetch_schema(force=True)
+        self._fields = None
+        if resolved:
+            self.fields()
 
     def fields(self) -> dict[str, AirtableField]:
         """Canonical column -> the Airtable field it is read from (resolved once)."""
         if self._fields is None:
             table = self.fetch_schema()
-            if self.mapping is not None:
-                fields = _resolve(self.mapping, table, self.base_id)
-            else:
-                wanted = default_fields("airtable", self.table)
-                fields = _resolve(
-                    {c: n for c, n in wanted.items() if any(
-                        f.name == n or f.id == n for f in table.fields)},
-                    table, self.base_id)
-            self._check_required(fields, table)
-            self._fields = fields
+            try:
+                self._fields = self._resolve_mapping(table)
+            except SchemaError:
+                if not self.cached:
+                    raise
+                log.info("airtable %s: the mapping does not resolve against the cached "
+                         "schema; reading the schema", self.airtable_table)
+                self._fields = self._resolve_mapping(self.fetch_schema(force=True))
         return self._fields
+
+    def _resolve_mapping(self, table: AirtableTable) -> dict[str, AirtableField]:
+        if self.mapping is not None:
+            fields = _resolve(self.mapping, table, self.base_id)
+        else:
+            wanted = default_fields("airtable", self.table)
+            fields = _resolve(
+                {c: n for c, n in wanted.items() if any(
+                    f.name == n or f.id == n for f in table.fields)},
+                table, self.base_id)
+        self._check_required(fields, table)
+        return fields
 
     @property
     def field_ids(self) -> dict[str, str]:
@@ -493,20 +615,40 @@ class AirtableSource:
                         log.warning("%s: the listing's offset expired; restarting from the "
                                     "beginning (restart %d)", what, restarts)
                         continue
-                    if exc.code == "UNKNOWN_FIELD_NAME" and self._fields is not None:
-                        self._recheck_fields()
                     raise
 
-    def _recheck_fields(self) -> None:
-        """After the API named an unknown field: a SchemaError if a mapped field is gone."""
-        table = self.fetch_schema(force=True)
-        _resolve(self.field_ids, table, self.base_id)
+    def _listing(self, options: Callable[[AirtableTable], dict[str, Any]], what: str = ""
+                 ) -> dict[str, dict[str, Any]]:
+        """The records of the listing ``options(schema)`` describes.
 
-    def fetch(self, cursor: Cursor | None = None) -> Iterator[Record]:
-        """Every record edited at or after ``cursor.query_from`` (all without), each once."""
-        started = time.monotonic()
-        fields = self.fields()
+        A listing refused for a reason a schema change explains (404: the
+        table; 422: a field it names) is made once more from a schema read
+        again, after the mapping resolved against it (see the module doc).
+        """
         table = self.fetch_schema()
+        try:
+            return self._list(options(table), f"airtable {table.name}{what}")
+        except (NotFoundError, RequestRejectedError) as exc:
+            if isinstance(exc, RequestRejectedError) and exc.code not in _FIELD_GONE:
+                raise
+            self._refresh(f"{exc.status} {exc.code}")
+        table = self.fetch_schema()
+        return self._list(options(table), f"airtable {table.name}{what}")
+
+    def _misfit(self, records: Iterable[Mapping[str, Any]],
+                fields: Iterable[AirtableField]) -> str | None:
+        """The first cell of ``records`` whose value does not fit its field's type."""
+        checked = list(fields)
+        for raw in records:
+            cells = raw.get("fields") or {}
+            for f in checked:
+                if not cell_fits(f, cells.get(f.id, cells.get(f.name))):
+                    return (f"field {f.name!r} ({f.id}) of record {raw.get('id')} does not "
+                            f"hold a {f.type} value")
+        return None
+
+    def _fetch_options(self, table: AirtableTable, cursor: Cursor | None) -> dict[str, Any]:
+        fields = self.fields()
         edited = table.last_modified_field()
         wanted = [f.id for f in fields.values()] + ([edited.id] if edited else [])
         options: dict[str, Any] = {
@@ -520,8 +662,21 @@ class AirtableSource:
         stable = table.stable_sort_field()
         if stable is not None:
             options["sort"] = [stable.id]
-        raw = self._list(options, f"airtable {table.name}")
-        plans = plan_columns(self.table, fields)
+        return options
+
+    def fetch(self, cursor: Cursor | None = None) -> Iterator[Record]:
+        """Every record edited at or after ``cursor.query_from`` (all without), each once."""
+        started = time.monotonic()
+        raw = self._listing(lambda table: self._fetch_options(table, cursor))
+        if self.cached:
+            edited = self.fetch_schema().last_modified_field()
+            misfit = self._misfit(raw.values(), [*self.fields().values(),
+                                                 *([edited] if edited else [])])
+            if misfit is not None:
+                self._refresh(misfit)
+        table = self.fetch_schema()
+        edited = table.last_modified_field()
+        plans = plan_columns(self.table, self.fields())
         self.notes = []
         count = 0
         for record in raw.values():
@@ -535,11 +690,12 @@ class AirtableSource:
 
     def list_ids(self) -> set[str]:
         """The id of every live record, listed with one small field per record."""
-        table = self.fetch_schema()
-        cheap = next((f for f in table.fields if f.type in (
-            "checkbox", "autoNumber", "number", "rating", "count")), table.primary_field)
-        options = {"page_size": PAGE_SIZE, "use_field_ids": True, "fields": [cheap.id]}
-        return set(self._list(options, f"airtable {table.name} ids"))
+        def options(table: AirtableTable) -> dict[str, Any]:
+            cheap = next((f for f in table.fields if f.type in (
+                "checkbox", "autoNumber", "number", "rating", "count")), table.primary_field)
+            return {"page_size": PAGE_SIZE, "use_field_ids": True, "fields": [cheap.id]}
+
+        return set(self._listing(options, " ids"))
 
     def pull(self, cursor: Cursor | None = None, *,
              members: pd.DataFrame | MemberIndex | None = None) -> Validated:
@@ -548,12 +704,19 @@ class AirtableSource:
 
     def pull_raw(self) -> pd.DataFrame:
         """Every field of every record, typed by Airtable type (see ``decode_frame``)."""
-        table = self.fetch_schema()
-        options: dict[str, Any] = {"page_size": PAGE_SIZE, "use_field_ids": True}
-        stable = table.stable_sort_field()
-        if stable is not None:
-            options["sort"] = [stable.id]
-        return decode_frame(table, self._list(options, f"airtable {table.name}").values())
+        def options(table: AirtableTable) -> dict[str, Any]:
+            options: dict[str, Any] = {"page_size": PAGE_SIZE, "use_field_ids": True}
+            stable = table.stable_sort_field()
+            if stable is not None:
+                options["sort"] = [stable.id]
+            return options
+
+        raw = self._listing(options)
+        if self.cached:
+            misfit = self._misfit(raw.values(), self.fetch_schema().fields)
+            if misfit is not None:
+                self._refresh(misfit)
+        return decode_frame(self.fetch_schema(), raw.values())
 
 
 if TYPE_CHECKING:

@@ -44,6 +44,11 @@ as empty elsewhere, with a note. ``{"error": "#ERROR!"}`` (also as an element of
 a lookup) raises :class:`CellError`; :func:`decode_record` turns it into the
 record's ``problem`` when that field is mapped, so the row is quarantined with
 the reason.
+
+Values do not say their type, so decoding follows the schema. When that schema
+is a snapshot from an earlier run, :func:`cell_fits` tells whether a value has
+the JSON shape Airtable gives the field's (cached) type; the connector reads
+the schema again when one does not (see ``AirtableSource``).
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ __all__ = [
     "AirtableTable",
     "CellError",
     "ColumnPlan",
+    "cell_fits",
     "decode_base_schema",
     "decode_cell",
     "decode_frame",
@@ -349,6 +355,95 @@ def decode_cell(f: AirtableField, value: Any) -> Any:
             return value.get("value")
         return value
     return _by_shape(value)
+
+
+# ---------------------------------------------------------------------------
+# Does a value have its type's shape?
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
+_USER_ID = re.compile(r"^usr[A-Za-z0-9]+$")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_person(value: Any) -> bool:
+    return isinstance(value, Mapping) and bool(_USER_ID.match(str(value.get("id", ""))))
+
+
+def _is_special(value: Any) -> bool:
+    return isinstance(value, Mapping) and ("error" in value or "specialValue" in value)
+
+
+def _is_date_text(value: str) -> bool:
+    return bool(_DATE.match(value) or _DATE_TIME.match(value))
+
+
+def _fits_result(result: str | None, value: Any) -> bool:
+    """A formula's or rollup's value against the result type its options declare."""
+    if result is None or _is_special(value):
+        return True
+    if result in _FLOAT_TYPES or result in _INT_TYPES:
+        return _is_number(value)
+    if result == "checkbox":
+        return isinstance(value, bool) or value in (0, 1)
+    if result in ("date", "dateTime"):
+        return isinstance(value, str) and _is_date_text(value)
+    if result in _TEXT_TYPES:
+        return isinstance(value, str)
+    return True  # arrays and rarer results are decoded by their shape
+
+
+def cell_fits(f: AirtableField, value: Any) -> bool:
+    """True when ``value`` has the JSON shape Airtable gives a field of ``f``'s type.
+
+    A field whose type changed answers in its new type's shape, so a value
+    that does not fit says ``f`` is out of date. The shapes of types that
+    decode differently do not overlap, with one exception: a text field holds
+    any string, also one that reads as a date. A text value that is exactly a
+    bare ISO date or a date-time as Airtable writes it therefore does not fit
+    either (its field may be a date field now); a schema read settles it. An
+    omitted cell (None) fits every type.
+    """
+    if value is None:
+        return True
+    kind = f.type
+    if kind in _TEXT_TYPES:
+        return isinstance(value, str) and not _is_date_text(value)
+    if kind in _FLOAT_TYPES or kind in _INT_TYPES:
+        return _is_number(value)
+    if kind == "checkbox":
+        return isinstance(value, bool)
+    if kind == "date":
+        return isinstance(value, str) and bool(_DATE.match(value))
+    if kind in _TIME_TYPES:  # a date-only one writes a bare date, which decodes the same
+        return isinstance(value, str) and _is_date_text(value)
+    if kind == "multipleSelects":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind == "multipleRecordLinks":
+        return isinstance(value, list) and all(
+            isinstance(v, str) and bool(_RECORD_ID.match(v)) for v in value)
+    if kind in _PERSON_TYPES:
+        return _is_person(value)
+    if kind == "multipleCollaborators":
+        return isinstance(value, list) and all(_is_person(v) for v in value)
+    if kind == "multipleAttachments":
+        return isinstance(value, list) and all(
+            isinstance(v, Mapping) and "url" in v for v in value)
+    if kind == "barcode":
+        return isinstance(value, Mapping) and "text" in value
+    if kind == "button":
+        return isinstance(value, Mapping) and "label" in value
+    if kind == "aiText":
+        return isinstance(value, Mapping) and ("state" in value or "value" in value)
+    if kind in _RESULT_TYPES:
+        return _fits_result(f.result_type, value)
+    if kind == "multipleLookupValues":
+        return isinstance(value, list) or _is_special(value)
+    return True  # a type leadsync does not know is decoded by its shape anyway
 
 
 # ---------------------------------------------------------------------------

@@ -9,7 +9,9 @@ column names, Python values, member references as
 - :func:`retrying` retries what is worth retrying (429 after its
   ``Retry-After``, 5xx, timeouts, resets) and nothing else, with tenacity;
 - :class:`Progress` shows a bar on a terminal or in a notebook and plain log
-  lines in cron.
+  lines in cron;
+- :class:`SchemaCache` lets the sources of one run share a schema read (an
+  Airtable base's schema serves every table of the base).
 
 :class:`TableSource` is the contract the sync job (``leadsync.sync``) relies
 on; :func:`records_to_frame` makes a canonical frame of records, merging the
@@ -25,7 +27,7 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
@@ -44,6 +46,7 @@ __all__ = [
     "RateLimiter",
     "Record",
     "RetryPolicy",
+    "SchemaCache",
     "TableSource",
     "WriteResult",
     "records_to_frame",
@@ -239,6 +242,34 @@ def resolve_fields(
             f"The fields that exist are: {names}"
         )
     return resolved
+
+
+class SchemaCache:
+    """Schemas read during one run, shared by the sources that need the same one.
+
+    ``get(key, read)`` calls ``read()`` the first time a key is asked for and
+    returns that answer afterwards; ``refresh(key, read)`` reads again (the
+    API said the schema changed) and the new answer serves later callers too.
+    Its lifetime is its owner's: the sync makes one per run, a source without
+    one makes its own. It is never process-global, so a long-lived notebook
+    sees a rename on its next call instead of a schema from hours ago.
+    """
+
+    def __init__(self) -> None:
+        self._schemas: dict[Hashable, Any] = {}
+
+    def get(self, key: Hashable, read: Callable[[], T]) -> T:
+        if key not in self._schemas:
+            self._schemas[key] = read()
+        found: T = self._schemas[key]
+        return found
+
+    def refresh(self, key: Hashable, read: Callable[[], T]) -> T:
+        self._schemas.pop(key, None)
+        return self.get(key, read)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._schemas
 
 
 # ---------------------------------------------------------------------------

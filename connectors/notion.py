@@ -47,6 +47,29 @@ the overlap re-reads it and de-duplication by page id keeps each row once.
 Trashed pages never appear in queries; :meth:`NotionSource.list_ids` lists
 every live id cheaply (``filter_properties`` trimmed to the title) so a diff
 against stored ids finds the deleted ones (:meth:`NotionSource.fetch_deleted`).
+
+**Schema snapshots.** Opening a table costs two requests before its query
+(``GET /v1/databases/{id}`` for the data source id, ``GET /v1/data_sources/{id}``
+for the schema). :attr:`NotionSource.schema_snapshot` is what they resolved (the
+data source id, its database and title, the properties as id, name and type),
+as JSON; given back as ``schema_cache=``, the source opens without a request
+and its first request is the query. A snapshot is checked against what Notion
+answers, never trusted blindly:
+
+- every page a query returns carries every property of its data source with
+  its id and type, so a mapped property missing from a page (deleted) or with
+  another type than the snapshot's makes the source read the schema again
+  (one request) and resolve the mapping afresh: a deleted mapped property
+  ends in the same :class:`~leadsync.errors.SchemaError` as without a
+  snapshot, a new type decodes as the new type (values are decoded by the
+  type each value carries anyway), a rename changes nothing (ids);
+- a 404 for the cached data source id resolves the configured database afresh
+  once (the data source may have been replaced) before it is reported;
+- a mapping that does not resolve against the snapshot is resolved against a
+  fresh schema before it is reported.
+
+When to pass a snapshot is the caller's decision (the sync passes one only
+when no reconciliation is due).
 """
 
 from __future__ import annotations
@@ -150,6 +173,8 @@ QUERY_CAP = 10_000
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=70.0, write=30.0, pool=10.0)
 #: Keys per ``or`` filter when looking pages up by key.
 KEY_CHUNK = 100
+#: The layout of :attr:`NotionSource.schema_snapshot`; another one is not used.
+SNAPSHOT_VERSION = 1
 
 _UUID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$", re.I)
 _HEX32 = re.compile(r"[0-9a-f]{32}", re.I)
@@ -618,7 +643,9 @@ class NotionSource:
     Connects lazily: the first :meth:`fetch`, :meth:`list_ids` or
     :meth:`connect` resolves the data source and the mapping. After that
     :attr:`field_ids` holds canonical column -> property id; pass those as the
-    mapping next time and a renamed property keeps mapping.
+    mapping next time and a renamed property keeps mapping. ``schema_cache``
+    (a :attr:`schema_snapshot` of an earlier source for the same database)
+    connects without a request; see "Schema snapshots" in the module doc.
     """
 
     service = SERVICE
@@ -632,6 +659,7 @@ class NotionSource:
         mapping: Mapping[str, str] | None = None,
         data_source: str | None = None,
         progress: bool | None = None,
+        schema_cache: Mapping[str, Any] | None = None,
     ):
         schema(table)
         self.api = api
@@ -642,6 +670,10 @@ class NotionSource:
         self.progress = progress
         self.data_source: NotionDataSource | None = None
         self.fields: dict[str, FieldRef] = {}
+        self.schema_cache = dict(schema_cache) if schema_cache else None
+        #: True while the data source and its schema come from ``schema_cache``
+        #: and nothing Notion answered has contradicted them.
+        self.cached = False
 
     @property
     def stats(self) -> PullStats:
@@ -656,15 +688,31 @@ class NotionSource:
     def data_source_id(self) -> str:
         return self.connect().id
 
+    @property
+    def schema_snapshot(self) -> dict[str, Any] | None:
+        """What :meth:`connect` resolved, as JSON, for ``schema_cache=`` next time
+        (None before connecting)."""
+        ds = self.data_source
+        if ds is None:
+            return None
+        return {
+            "service": SERVICE, "version": SNAPSHOT_VERSION,
+            "target": parse_notion_id(self.target), "data_source": self.data_source_name,
+            "data_source_id": ds.id, "database_id": ds.database_id, "title": ds.title,
+            "properties": [[ref.id, ref.name, ref.type] for ref in ds.properties],
+        }
+
     @classmethod
     def from_config(cls, config: Config, table: str, env: Mapping[str, str] | None = None,
                     stats: PullStats | None = None, *, field_ids: Mapping[str, str] | None = None,
-                    progress: bool | None = None) -> NotionSource:
+                    progress: bool | None = None,
+                    schema_cache: Mapping[str, Any] | None = None) -> NotionSource:
         """The source for ``tables.<table>`` of ``leadsync.toml``.
 
         ``field_ids`` (what :attr:`field_ids` gave last run) take precedence
         over the configured names for the columns they cover, so a property
-        renamed in Notion since keeps mapping.
+        renamed in Notion since keeps mapping. ``schema_cache`` is a
+        :attr:`schema_snapshot` to connect with (see the class).
         """
         if config.workspace.kind != "notion":
             raise ConfigError(f"workspace.kind is {config.workspace.kind!r}, not 'notion'",
@@ -686,27 +734,112 @@ class NotionSource:
         if field_ids:
             mapping = {**(mapping or {}), **field_ids}
         return cls(api, spec.notion_database or str(spec.notion_data_source), table,
-                   mapping=mapping, data_source=spec.notion_data_source, progress=progress)
+                   mapping=mapping, data_source=spec.notion_data_source, progress=progress,
+                   schema_cache=schema_cache)
 
     def cursor(self, since: dt.datetime | None, overlap_seconds: float = 120) -> Cursor:
         """A cursor with the overlap that covers Notion's minute rounding."""
         return Cursor(since, dt.timedelta(seconds=overlap_seconds))
 
     def connect(self) -> NotionDataSource:
-        """Resolve the data source and the mapping (once)."""
+        """Resolve the data source and the mapping (once): from ``schema_cache`` when
+        it describes this table's target, else from Notion."""
         if self.data_source is None:
-            ds = open_data_source(self.api, self.target, data_source=self.data_source_name)
-            self.fields = resolve_mapping(self.table, self.mapping, ds.properties,
-                                          where=f"{self.table}: {ds.label}")
-            self.data_source = ds
+            cached = self._cached_data_source()
+            if cached is not None:
+                try:
+                    return self._use(cached, cached=True)
+                except SchemaError:
+                    log.info("%s: the mapping does not resolve against the cached schema; "
+                             "reading the schema from Notion", self.table)
+                    self.schema_cache = None
+            self._use(open_data_source(self.api, self.target, data_source=self.data_source_name),
+                      cached=False)
+        assert self.data_source is not None
         return self.data_source
+
+    def _use(self, ds: NotionDataSource, *, cached: bool) -> NotionDataSource:
+        """Resolve the mapping against ``ds`` (a SchemaError if it does not) and keep both."""
+        self.cached = False
+        self.fields = resolve_mapping(self.table, self.mapping, ds.properties,
+                                      where=f"{self.table}: {ds.label}")
+        self.data_source, self.cached = ds, cached
+        return ds
+
+    def _cached_data_source(self) -> NotionDataSource | None:
+        """The data source ``schema_cache`` describes, if it is a snapshot of this target."""
+        snap = self.schema_cache
+        if not snap:
+            return None
+        try:
+            if (snap.get("service"), snap.get("version")) != (SERVICE, SNAPSHOT_VERSION) or \
+                    snap.get("target") != parse_notion_id(self.target) or \
+                    snap.get("data_source") != self.data_source_name:
+                return None
+            return NotionDataSource(
+                api=self.api, id=str(snap["data_source_id"]),
+                database_id=snap.get("database_id"), title=str(snap["title"]),
+                properties=[FieldRef(str(i), str(n), str(t)) for i, n, t in snap["properties"]])
+        except (KeyError, TypeError, ValueError):
+            log.debug("%s: schema_cache is not a Notion schema snapshot; ignored", self.table)
+            return None
+
+    def _refresh(self, why: str, *, resolve_target: bool = False) -> NotionDataSource:
+        """Forget the cached schema and read it from Notion, then resolve the mapping
+        again: the data source's schema (one request) or, with ``resolve_target``,
+        the configured database afresh (its data source may be a new one)."""
+        log.info("%s: the cached schema is out of date (%s); reading it from Notion",
+                 self.table, why)
+        self.schema_cache = None
+        old = self.data_source
+        if resolve_target or old is None:
+            ds = open_data_source(self.api, self.target, data_source=self.data_source_name)
+        else:
+            ds = _data_source(self.api, self.api.retrieve_data_source(old.id))
+            ds.database_id = ds.database_id or old.database_id
+        return self._use(ds, cached=False)
+
+    def _schema_change(self, page: Mapping[str, Any]) -> str | None:
+        """How ``page`` contradicts the mapped properties' ids and types (None: it does not).
+
+        A page carries every property of its data source, so a mapped id that
+        is absent was deleted, and a value of another type means a type change.
+        """
+        props = property_by_id(page)
+        for ref in self.fields.values():
+            prop = props.get(property_key(ref.id))
+            if prop is None:
+                return f"property {ref.name!r} ({ref.id}) is not on page {page.get('id')}"
+            if prop.get("type") != ref.type:
+                return f"property {ref.name!r} is a {prop.get('type')} property now, " \
+                       f"not {ref.type}"
+        return None
+
+    def _pages(self, filter_: Mapping[str, Any] | None, *, what: str,
+               title_only: bool = False) -> Iterator[dict[str, Any]]:
+        """:meth:`NotionDataSource.iter_pages` of the connected data source; a 404 for a
+        cached data source id resolves the configured database afresh and queries once more."""
+        ds = self.connect()
+        answered = False
+        try:
+            for page in ds.iter_pages(filter_, what=what, filter_properties=(
+                    [ds.title_property.id] if title_only else None)):
+                answered = True
+                yield page
+            return
+        except NotFoundError:
+            if answered or not self.cached:
+                raise
+        ds = self._refresh(f"Notion does not know data source {ds.id}", resolve_target=True)
+        yield from ds.iter_pages(filter_, what=what, filter_properties=(
+            [ds.title_property.id] if title_only else None))
 
     # -- TableSource ----------------------------------------------------------
 
     def fetch(self, cursor: Cursor | None = None) -> Iterator[Record]:
         """Every row edited at or after ``cursor.query_from`` (all rows without one),
         complete (long relations and people expanded), each page once."""
-        ds = self.connect()
+        self.connect()
         since = cursor.query_from if cursor is not None else None
         filter_ = None
         if since is not None:
@@ -716,7 +849,11 @@ class NotionSource:
         what = f"pull {self.table} from Notion"
         try:
             with Progress(what, show=self.progress, logger=log) as bar:
-                for page in ds.iter_pages(filter_, what=what):
+                for page in self._pages(filter_, what=what):
+                    if self.cached:
+                        change = self._schema_change(page)
+                        if change is not None:
+                            self._refresh(change)
                     record = decode_page(self._expand(page), self.fields, self.table)
                     self.stats.rows += 1
                     bar.update(1)
@@ -728,7 +865,8 @@ class NotionSource:
         """The ids of every live row (trashed pages are not among them)."""
         started = time.monotonic()
         try:
-            return self.connect().list_ids()
+            return {str(page["id"]) for page in
+                    self._pages(None, what="list ids", title_only=True)}
         finally:
             self.stats.seconds += time.monotonic() - started
 

@@ -12,6 +12,15 @@ Field ids, so renames keep mapping
     upstream after the first sync still maps. The sync only passes the ids of
     columns whose configured name is the one they were resolved from: a user
     who edits the mapping gets it resolved afresh.
+
+Schemas, read once
+    ``schemas`` is a :class:`~leadsync.connectors.base.SchemaCache` the sync
+    makes per run: connectors that take it share schema reads through it (an
+    Airtable base's schema serves all its tables). ``schema_cache`` is the
+    snapshot of the table's schema the connector gave last run
+    (``source.schema_snapshot``); a connector that takes it opens without
+    reading the schema and checks the snapshot against what the service
+    answers. When to pass one is the sync's decision.
 """
 
 from __future__ import annotations
@@ -24,9 +33,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from leadsync.config import Config
 
 if TYPE_CHECKING:  # mypy checks connectors/ as the top-level package it is on disk
-    from connectors.base import PullStats, TableSource
+    from connectors.base import PullStats, SchemaCache, TableSource
 else:
-    from leadsync.connectors.base import PullStats, TableSource
+    from leadsync.connectors.base import PullStats, SchemaCache, TableSource
 from leadsync.errors import ConfigError, LeadsyncError
 
 __all__ = ["SourceFactory", "open_source", "pin_field_ids", "resolve_now"]
@@ -39,7 +48,11 @@ CONNECTORS: Mapping[str, tuple[str, str]] = {
 
 
 class SourceFactory(Protocol):
-    """What :func:`open_source` is; tests and embedders pass their own to ``run_sync``."""
+    """What :func:`open_source` is; tests and embedders pass their own to ``run_sync``.
+
+    The sync also passes ``schema_cache`` and ``schemas`` (see the module doc)
+    to a factory that takes them, as :func:`open_source` does.
+    """
 
     def __call__(self, config: Config, table: str, *, env: Mapping[str, str] | None = None,
                  field_ids: Mapping[str, str] | None = None,
@@ -60,13 +73,17 @@ def pin_field_ids(config: Config, table: str, field_ids: Mapping[str, str] | Non
 
 def open_source(config: Config, table: str, *, env: Mapping[str, str] | None = None,
                 field_ids: Mapping[str, str] | None = None,
-                stats: PullStats | None = None) -> TableSource:
+                stats: PullStats | None = None,
+                schema_cache: Mapping[str, Any] | None = None,
+                schemas: SchemaCache | None = None) -> TableSource:
     """The connector for ``table`` of the configured workspace, ready to ``fetch``.
 
     Opening resolves the field mapping, so a wrong token, a missing database
     or an unmapped field fails here with the connector's error
     (:class:`~leadsync.errors.AuthError`, :class:`~leadsync.errors.NotFoundError`,
-    :class:`~leadsync.errors.SchemaError`).
+    :class:`~leadsync.errors.SchemaError`). With a ``schema_cache`` the
+    connector resolves it against the snapshot, without a request: the
+    source's first request (its query) is then where such errors show.
     """
     pinned = pin_field_ids(config, table, field_ids)
     kind = config.workspace.kind
@@ -87,6 +104,10 @@ def open_source(config: Config, table: str, *, env: Mapping[str, str] | None = N
         kwargs["field_ids"] = field_ids  # a connector that takes the ids itself
     if "progress" in accepts:
         kwargs["progress"] = False  # the sync shows one progress display per table
+    if schema_cache is not None and "schema_cache" in accepts:
+        kwargs["schema_cache"] = schema_cache
+    if schemas is not None and "schemas" in accepts:
+        kwargs["schemas"] = schemas
     source: TableSource = factory(pinned, table, **kwargs)
     resolve_now(source)
     return source

@@ -222,6 +222,8 @@ class StoredCursor:
     reconciled_at: dt.datetime | None
     quarantine_stale: bool
     updated_at: dt.datetime | None
+    #: what the sync stored with the schema snapshot (see ``leadsync.sync``); None: none yet
+    schema_snapshot: dict[str, Any] | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -559,14 +561,16 @@ class Store:
     def _cursor(self, conn: sqlite3.Connection, table: str) -> StoredCursor | None:
         row = conn.execute(
             "SELECT since, lag_seconds, field_ids, field_names, reconciled_at, "
-            "quarantine_stale, updated_at FROM cursors WHERE table_name = ?", (table,)
+            "quarantine_stale, updated_at, schema_snapshot FROM cursors WHERE table_name = ?",
+            (table,)
         ).fetchone()
         if row is None:
             return None
-        since, lag, ids, names, reconciled, stale, updated = row
+        since, lag, ids, names, reconciled, stale, updated, snapshot = row
         return StoredCursor(table, decode_time(since), dt.timedelta(seconds=lag or 0),
                             json.loads(ids) if ids else {}, json.loads(names) if names else {},
-                            decode_time(reconciled), bool(stale), decode_time(updated))
+                            decode_time(reconciled), bool(stale), decode_time(updated),
+                            json.loads(snapshot) if snapshot else None)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Per table: live rows, tombstones, and rows in quarantine."""
@@ -715,8 +719,10 @@ class Store:
 
     def commit_cursor(self, table: str, *, since: dt.datetime | None, lag: dt.timedelta,
                       field_ids: Mapping[str, str] | None, field_names: Mapping[str, str] | None,
-                      finish: bool, now: dt.datetime) -> None:
-        """Move ``table``'s cursor (and remember its resolved field ids) in one transaction.
+                      finish: bool, now: dt.datetime,
+                      schema_snapshot: Mapping[str, Any] | None = None) -> None:
+        """Move ``table``'s cursor (and remember its resolved field ids and schema
+        snapshot, when given) in one transaction.
 
         With ``finish`` (no reconciliation follows), the table's quarantine is
         recomputed here when it is stale.
@@ -728,16 +734,19 @@ class Store:
                 # A table's first cursor marks its quarantine stale: the first
                 # finish computes it whole, even after a crash mid-way.
                 "INSERT INTO cursors (table_name, since, lag_seconds, field_ids, field_names, "
-                "quarantine_stale, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?) "
+                "quarantine_stale, updated_at, schema_snapshot) VALUES (?, ?, ?, ?, ?, 1, ?, ?) "
                 "ON CONFLICT (table_name) DO UPDATE SET "
                 "since = excluded.since, lag_seconds = excluded.lag_seconds, "
                 "field_ids = coalesce(excluded.field_ids, field_ids), "
                 "field_names = coalesce(excluded.field_names, field_names), "
+                "schema_snapshot = coalesce(excluded.schema_snapshot, schema_snapshot), "
                 "updated_at = excluded.updated_at",
                 (table, encode_time(since), lag.total_seconds(),
                  json.dumps(dict(field_ids), sort_keys=True) if field_ids else None,
                  json.dumps(dict(field_names), sort_keys=True) if field_ids and field_names
-                 else None, stamp))
+                 else None, stamp,
+                 json.dumps(dict(schema_snapshot), sort_keys=True) if schema_snapshot
+                 else None))
             if finish:
                 self._finish_quarantine(conn, table, False, stamp)
             self._checkpoint("cursor-before-commit", table)

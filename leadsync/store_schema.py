@@ -7,7 +7,7 @@ from its version to :data:`SCHEMA_VERSION` in one transaction (SQLite DDL is
 transactional, ``user_version`` included), so a crash mid-migration leaves
 the old version intact and the next open migrates again.
 
-Current schema (version 2)
+Current schema (version 3)
 --------------------------
 
 ``records``
@@ -22,9 +22,12 @@ Current schema (version 2)
     ``lag`` the pull used; ``field_ids``/``field_names``, the ids the field
     mapping resolved to and the configured names they were resolved from
     (reused while the names are unchanged, so an upstream rename keeps
-    mapping); ``reconciled_at``, the last id reconciliation; and
+    mapping); ``reconciled_at``, the last id reconciliation;
     ``quarantine_stale``, set when members changed so the table's quarantine is
-    recomputed.
+    recomputed; and ``schema_snapshot``, JSON: the table's schema as the
+    connector resolved it (``source.schema_snapshot``) and the table's
+    configuration it was resolved under, reused while no reconciliation is due
+    and that configuration is unchanged.
 ``runs``
     The run log: start, finish, status (``running``, ``ok``, ``failed``,
     ``interrupted``: a run that died; marked by the next run), pid, counts,
@@ -34,6 +37,9 @@ Current schema (version 2)
     reason, the record and when it was seen; one entry per ``(table_name, source_id)``.
 ``meta``
     Free key/value facts: the leadsync version that created the store, migrations.
+
+Version 2 (before schema snapshots): ``cursors`` had no ``schema_snapshot``;
+:data:`V2_SCHEMA` is its DDL.
 
 Version 1 (leadsync before the tombstone rework, kept here for the migration):
 tombstones lived in their own ``tombstones`` table (the row was removed from
@@ -48,12 +54,12 @@ import sqlite3
 from collections.abc import Callable
 
 __all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA", "SCHEMA_VERSION", "V1_SCHEMA",
-           "create_schema", "migrate"]
+           "V2_SCHEMA", "create_schema", "migrate"]
 
 #: ``PRAGMA application_id`` of every leadsync store ("LSYN").
 APPLICATION_ID = 0x4C53594E
 #: The schema version this leadsync writes.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _RECORDS = """
 CREATE TABLE records (
@@ -70,7 +76,7 @@ CREATE TABLE records (
 ) WITHOUT ROWID
 """
 
-_CURSORS = """
+_CURSORS_V2 = """
 CREATE TABLE cursors (
     table_name       TEXT PRIMARY KEY,
     since            TEXT,
@@ -80,6 +86,21 @@ CREATE TABLE cursors (
     reconciled_at    TEXT,
     quarantine_stale INTEGER NOT NULL DEFAULT 0,
     updated_at       TEXT NOT NULL
+) WITHOUT ROWID
+"""
+
+# Version 3: schema_snapshot comes last, where ALTER TABLE ADD COLUMN puts it.
+_CURSORS = """
+CREATE TABLE cursors (
+    table_name       TEXT PRIMARY KEY,
+    since            TEXT,
+    lag_seconds      REAL NOT NULL DEFAULT 0,
+    field_ids        TEXT,
+    field_names      TEXT,
+    reconciled_at    TEXT,
+    quarantine_stale INTEGER NOT NULL DEFAULT 0,
+    updated_at       TEXT NOT NULL,
+    schema_snapshot  TEXT
 ) WITHOUT ROWID
 """
 
@@ -126,6 +147,10 @@ _INDEXES = (
 
 #: Every statement of the current schema, in order.
 SCHEMA: tuple[str, ...] = (_META, _RECORDS, _CURSORS, _RUNS, _QUARANTINE, *_INDEXES)
+
+#: The DDL of schema version 2 (for the migration's test): version 3 without
+#: ``cursors.schema_snapshot``.
+V2_SCHEMA: tuple[str, ...] = (_META, _RECORDS, _CURSORS_V2, _RUNS, _QUARANTINE, *_INDEXES)
 
 #: The DDL of schema version 1 (for the migration and its test).
 V1_SCHEMA: tuple[str, ...] = (
@@ -189,7 +214,7 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
 
     # v1 never recorded a reconciliation: the first v2 run reconciles every table,
     # and recomputes every quarantine (v1 kept no key to maintain it by).
-    conn.execute(_CURSORS.replace("CREATE TABLE cursors", "CREATE TABLE cursors_v2"))
+    conn.execute(_CURSORS_V2.replace("CREATE TABLE cursors", "CREATE TABLE cursors_v2"))
     conn.execute(
         """INSERT INTO cursors_v2 (table_name, since, lag_seconds, field_ids, field_names,
                                    reconciled_at, quarantine_stale, updated_at)
@@ -229,8 +254,13 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _v2_to_v3(conn: sqlite3.Connection) -> None:
+    """Cursors gain ``schema_snapshot`` (empty: each table's next run reads its schema)."""
+    conn.execute("ALTER TABLE cursors ADD COLUMN schema_snapshot TEXT")
+
+
 #: ``MIGRATIONS[n]`` turns a version ``n`` store into version ``n + 1``.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def migrate(conn: sqlite3.Connection, from_version: int,

@@ -5,7 +5,14 @@ first (the others resolve their member references against it):
 
 1. **Open the source** (:func:`leadsync.sources.open_source`), reusing the
    field ids the mapping resolved to last time, so an upstream rename keeps
-   mapping.
+   mapping. When no reconciliation is due (step 5), the source also gets the
+   schema snapshot the table's last run stored (``source.schema_snapshot``), if
+   it was taken under the table's current configuration (location, mapping,
+   service URL): the connector then opens without reading the schema, checks
+   the snapshot against what the service answers and reads the schema again
+   when it is out of date. A reconciliation always reads the schema. All
+   sources of a run share one :class:`~leadsync.connectors.base.SchemaCache`,
+   so a schema that serves several tables (an Airtable base's) is read once.
 2. **Pull**: ``source.fetch(Cursor(since, lag))``, every row edited at or
    after the stored cursor minus ``sync.overlap_seconds`` (both services round
    edit times); without a cursor (first run) or with ``--full``, every row.
@@ -20,7 +27,7 @@ first (the others resolve their member references against it):
    from the stored rows in the table's last transaction.
 4. **Move the cursor**, after the pull has ended, in one transaction, to the
    newest server edit time seen (:meth:`Cursor.advanced`), with the resolved
-   field ids.
+   field ids and the schema snapshot.
 5. **Reconcile** when due (``--full``, the first run, or ``sync.full_every_days``
    elapsed since the table's last reconciliation; 0 means every run): the ids
    of every live row (``source.list_ids()``, or the ids a full pull just saw)
@@ -43,6 +50,12 @@ Why a crash loses and duplicates nothing
     which a members change sets durably in its own batch. The ``running``
     entry a killed run leaves in the run log becomes ``interrupted``.
 
+Nothing is written before every table has been opened, and opened means the
+service answered: a source opened from a snapshot sends no request, so its
+pull starts right away and its first answer is awaited before anything is
+written. A wrong token, a deleted database or table, or a mapped field gone
+since the snapshot therefore still fail with the store untouched.
+
 Only one run writes: the store's :class:`~leadsync.store.SyncLock` is taken
 before the store is opened, and a second run exits at once with
 :class:`~leadsync.errors.StoreLockedError` (exit 75), having touched nothing.
@@ -57,6 +70,9 @@ Testing hook: ``LEADSYNC_CRASH_AT`` kills the process at a named checkpoint
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import inspect
+import itertools
 import json
 import logging
 import os
@@ -75,6 +91,7 @@ if TYPE_CHECKING:  # mypy checks connectors/ as the top-level package it is on d
         Progress,
         PullStats,
         Record,
+        SchemaCache,
         TableSource,
         records_to_frame,
     )
@@ -84,6 +101,7 @@ else:
         Progress,
         PullStats,
         Record,
+        SchemaCache,
         TableSource,
         records_to_frame,
     )
@@ -94,6 +112,7 @@ from leadsync.store import (
     PreparedRow,
     QuarantineEntry,
     Store,
+    StoredCursor,
     SyncLock,
     store_path,
 )
@@ -281,6 +300,15 @@ class _Run:
     progress: bool | None
     batch_size: int
     clock: Callable[[], dt.datetime]
+    #: schema reads shared by this run's sources
+    schemas: SchemaCache = field(default_factory=SchemaCache)
+
+    @functools.cached_property
+    def members(self) -> MemberIndex | None:
+        """The index member references resolve against, built once a run: first
+        asked for by the first table after ``members``, which is synced first and
+        not written again in the run."""
+        return self.store.member_index()
 
 
 def _reconcile_due(run: _Run, stored_reconciled: dt.datetime | None, full_read: bool) -> bool:
@@ -292,10 +320,10 @@ def _reconcile_due(run: _Run, stored_reconciled: dt.datetime | None, full_read: 
     return run.clock() - stored_reconciled >= dt.timedelta(days=days) - RECONCILE_SLACK
 
 
-def _pull(run: _Run, table: str, source: TableSource, cursor: Cursor | None,
+def _pull(run: _Run, table: str, fetched: Iterable[Record],
           members: MemberIndex | None, summary: TableSummary, changed: set[str],
           seen: set[str], start: Cursor, whole_quarantine: bool) -> Cursor:
-    """Fetch and upsert (or compare, in a dry run); returns the advanced cursor.
+    """Upsert (or compare, in a dry run) the ``fetched`` records; returns the advanced cursor.
 
     With ``whole_quarantine`` (a full read, a stale quarantine, the members
     table), batches leave the quarantine to be recomputed whole at the end
@@ -308,7 +336,7 @@ def _pull(run: _Run, table: str, source: TableSource, cursor: Cursor | None,
     # tell the pull's progress, and one line per table follows the pull.
     show = _interactive() if run.progress is None else run.progress
     with Progress(label, unit="rows", show=True, logger=log) if show else _NoBar() as bar:
-        for batch in _batches(source.fetch(cursor), run.batch_size, run.crash, table):
+        for batch in _batches(fetched, run.batch_size, run.crash, table):
             prepared = [_prepare(r) for r in batch]
             records = [r for r, _ in prepared]
             rows = [p for _, p in prepared]
@@ -341,13 +369,53 @@ class _Opened:
     source: TableSource
     stats: PullStats
     seconds: float
+    #: the pull reads everything (first run, ``--full``)
+    full_read: bool
+    #: a reconciliation follows the pull
+    due: bool
+    #: the pull, when opening had to start it (see :func:`_open_table`)
+    records: Iterator[Record] | None = None
+
+
+def _schema_pin(config: Config, table: str) -> dict[str, Any]:
+    """What a stored schema snapshot is valid for: the table's configured location
+    and mapping, and the service it was read from."""
+    kind = config.workspace.kind
+    url = config.workspace.notion_base_url if kind == "notion" else \
+        config.workspace.airtable_endpoint_url
+    return {"kind": kind, "url": url, **config.tables[table].model_dump(mode="json")}
+
+
+def _stored_snapshot(config: Config, table: str, stored: StoredCursor | None
+                     ) -> dict[str, Any] | None:
+    """The schema snapshot stored for ``table``, if it was taken under its current config."""
+    kept = stored.schema_snapshot if stored is not None else None
+    if not kept or kept.get("pin") != _schema_pin(config, table):
+        return None
+    snapshot = kept.get("schema")
+    return snapshot if isinstance(snapshot, dict) else None
+
+
+def _accepted(factory: SourceFactory, **optional: Any) -> dict[str, Any]:
+    """The ``optional`` keyword arguments ``factory`` takes (set ones only)."""
+    try:
+        accepts = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return {}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepts.values()):
+        return {k: v for k, v in optional.items() if v is not None}
+    return {k: v for k, v in optional.items() if v is not None and k in accepts}
 
 
 def _open_table(run: _Run, table: str) -> _Opened:
-    """Open ``table``'s source, reusing the field ids its mapping resolved to last time.
+    """Open ``table``'s source, reusing the field ids its mapping resolved to last time,
+    and its schema snapshot when no reconciliation is due.
 
     Every table is opened before the run writes anything, so a wrong token, a
-    missing database or an unmapped field fails with the store untouched.
+    missing database or an unmapped field fails with the store untouched. A
+    source opened from a snapshot has sent nothing yet, so its pull starts
+    here, up to its first record: that first answer is what proves the token,
+    the data source and the mapping.
     """
     started = time.monotonic()
     stored = run.store.cursor(table)
@@ -355,10 +423,22 @@ def _open_table(run: _Run, table: str) -> _Opened:
     reuse = {} if stored is None else {
         column: stored.field_ids[column] for column, name in mapping.items()
         if column in stored.field_ids and stored.field_names.get(column) == name}
+    since = stored.since if stored else None
+    full_read = run.full or since is None
+    due = _reconcile_due(run, stored.reconciled_at if stored else None, full_read)
+    snapshot = None if due else _stored_snapshot(run.config, table, stored)
     stats = PullStats()
-    source = run.factory(run.config, table, env=run.env, field_ids=reuse or None, stats=stats)
+    extra = _accepted(run.factory, schema_cache=snapshot, schemas=run.schemas)
+    source = run.factory(run.config, table, env=run.env, field_ids=reuse or None, stats=stats,
+                         **extra)
     stats = getattr(source, "stats", None) or stats
-    return _Opened(table, source, stats, time.monotonic() - started)
+    records: Iterator[Record] | None = None
+    if "schema_cache" in extra:
+        lag = dt.timedelta(seconds=run.config.sync.overlap_seconds)
+        pull = source.fetch(None if full_read else Cursor(since, lag))
+        first = next(pull, None)
+        records = itertools.chain([first] if first is not None else [], pull)
+    return _Opened(table, source, stats, time.monotonic() - started, full_read, due, records)
 
 
 def _sync_table(run: _Run, opened: _Opened) -> TableSummary:
@@ -372,23 +452,25 @@ def _sync_table(run: _Run, opened: _Opened) -> TableSummary:
 
     lag = dt.timedelta(seconds=config.sync.overlap_seconds)
     since = stored.since if stored else None
-    full_read = run.full or since is None
-    due = _reconcile_due(run, stored.reconciled_at if stored else None, full_read)
+    full_read, due = opened.full_read, opened.due
     start = Cursor(since, lag)
-    members = None if table == "members" else store.member_index()
+    members = None if table == "members" else run.members
     changed: set[str] = set()
     seen: set[str] = set()
     summary.full_read = full_read
     whole = full_read or (stored is not None and stored.quarantine_stale)
-    cursor = _pull(run, table, source, None if full_read else start, members, summary,
-                   changed, seen, start, whole)
+    records = opened.records if opened.records is not None else \
+        source.fetch(None if full_read else start)
+    cursor = _pull(run, table, records, members, summary, changed, seen, start, whole)
     crash("fetch-done", table)
 
     resolved = _field_ids(source)
     names = {c: mapping[c] for c in resolved if c in mapping} if resolved else None
+    snapshot = _snapshot(config, table, source)
     if not run.dry_run:
         store.commit_cursor(table, since=cursor.since, lag=lag, field_ids=resolved,
-                            field_names=names, finish=not due, now=run.clock())
+                            field_names=names, finish=not due, now=run.clock(),
+                            schema_snapshot=snapshot)
     if due:
         live = seen if full_read else set(source.list_ids())
         if not full_read:
@@ -402,11 +484,11 @@ def _sync_table(run: _Run, opened: _Opened) -> TableSummary:
                 else:
                     seen = set()
                     summary.full_read = True
-                    cursor = _pull(run, table, source, None, members, summary, changed,
+                    cursor = _pull(run, table, source.fetch(None), members, summary, changed,
                                    seen, cursor, True)
                     store.commit_cursor(table, since=cursor.since, lag=lag,
                                         field_ids=resolved, field_names=names, finish=False,
-                                        now=run.clock())
+                                        now=run.clock(), schema_snapshot=snapshot)
                     live = seen
         if run.dry_run:
             gone, back = store.compare_reconcile(table, live)
@@ -431,6 +513,14 @@ def _sync_table(run: _Run, opened: _Opened) -> TableSummary:
     log.info("%s%s", "dry run: " if run.dry_run else "", summary.describe(run.dry_run))
     crash("table-done", table)
     return summary
+
+
+def _snapshot(config: Config, table: str, source: TableSource) -> dict[str, Any] | None:
+    """The connector's schema snapshot (when it gives one) with the config it is valid for."""
+    snapshot = getattr(source, "schema_snapshot", None)
+    if not isinstance(snapshot, Mapping) or not snapshot:
+        return None
+    return {"pin": _schema_pin(config, table), "schema": dict(snapshot)}
 
 
 def _field_ids(source: TableSource) -> dict[str, str] | None:

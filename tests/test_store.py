@@ -27,7 +27,7 @@ from leadsync.errors import (
 )
 from leadsync.store import Store, SyncLock
 from leadsync.store_codec import decode_values, encode_values
-from leadsync.store_schema import APPLICATION_ID, SCHEMA_VERSION
+from leadsync.store_schema import APPLICATION_ID, SCHEMA_VERSION, V2_SCHEMA
 from leadsync.sync import run_sync
 from leadsync.tables import MemberRef
 from leadsync.testing import FAKE_TOKEN, FakeWorkspace
@@ -356,6 +356,86 @@ def test_a_v1_store_is_migrated_on_open_with_its_data(tmp_path: Path) -> None:
     fresh = tmp_path / "fresh.db"
     Store.open(fresh, create=True, writable=True).close()
     assert schema_of(path) == schema_of(fresh)
+
+
+def make_v2_store(path: Path) -> None:
+    """A store as leadsync wrote it before schema snapshots (schema 2), by raw SQL."""
+    conn = sqlite3.connect(path)
+    for statement in V2_SCHEMA:
+        conn.execute(statement)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 2")
+    t0, t1 = "2026-10-01T08:00:00.000000+00:00", "2026-10-02T03:00:00.000000+00:00"
+    member = encode_values({"name": "Ana Lima", "email": "ana@example.org",
+                            "timezone": "America/Sao_Paulo", "is_leader": True})
+    signal = encode_values({"member_id": MemberRef("relation", "mem-1"),
+                            "signal_type": "Technical", "date": dt.date(2026, 9, 30),
+                            "impact": "High", "evidence": "https://git.example.org/pr/1"})
+    conn.execute("INSERT INTO meta VALUES ('created_by', '0.1.0')")
+    conn.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+        ("members", "mem-1", member, None, t0, t0, t0, t0, None),
+        ("signals", "sig-1", signal, None, t0, t1, t0, t1, None),
+        ("signals", "sig-2", signal, None, t0, t0, t0, t1, t1),
+    ])
+    conn.executemany("INSERT INTO cursors VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
+        ("members", t0, 120.0, '{"name": "fldN"}', '{"name": "Name"}', t0, 0, t0),
+        ("signals", t1, 120.0, '{"impact": "fldI"}', '{"impact": "Impact"}', t0, 1, t1),
+    ])
+    conn.execute("INSERT INTO runs (started_at, finished_at, status, pid, added, requests) "
+                 "VALUES (?, ?, 'ok', 7, 3, 9)", (t0, t0))
+    conn.execute("INSERT INTO quarantine VALUES ('signals', 'sig-9', 'bad impact', '{}', ?)",
+                 (t0,))
+    conn.commit()
+    conn.close()
+
+
+def test_a_v2_store_is_migrated_on_open_with_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    make_v2_store(path)
+    with open_store(path) as store:
+        assert list(store.frame("members")["name"]) == ["Ana Lima"]
+        signals = store.frame("signals", include_deleted=True).set_index("source_id")
+        assert signals.loc["sig-1", "member_id"] == "mem-1"
+        assert signals.loc["sig-2", "deleted_at"] == pd.Timestamp("2026-10-02T03:00Z")
+        cursor = store.cursor("signals")
+        assert cursor is not None
+        assert cursor.since == dt.datetime(2026, 10, 2, 3, tzinfo=dt.UTC)
+        assert cursor.lag == dt.timedelta(minutes=2)
+        assert (cursor.field_ids, cursor.field_names) == ({"impact": "fldI"},
+                                                          {"impact": "Impact"})
+        assert cursor.reconciled_at == dt.datetime(2026, 10, 1, 8, tzinfo=dt.UTC)
+        assert cursor.quarantine_stale
+        assert cursor.schema_snapshot is None  # the next run reads the schema
+        assert list(store.runs()["requests"]) == [9]
+        assert list(store.quarantine()["source_id"]) == ["sig-9"]
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert "migrated_from_2" in dict(conn.execute("SELECT key, value FROM meta"))
+    conn.close()
+    fresh = tmp_path / "fresh.db"
+    Store.open(fresh, create=True, writable=True).close()
+    assert schema_of(path) == schema_of(fresh)
+
+
+def test_a_schema_snapshot_is_kept_with_the_cursor(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    make_v2_store(path)
+    snapshot = {"pin": {"kind": "airtable"}, "schema": {"fields": [{"id": "fldI"}]}}
+    now = dt.datetime(2026, 10, 3, tzinfo=dt.UTC)
+    with Store.open(path, writable=True) as store:
+        store.commit_cursor("signals", since=now, lag=dt.timedelta(minutes=2),
+                            field_ids={"impact": "fldI"}, field_names={"impact": "Impact"},
+                            finish=False, now=now, schema_snapshot=snapshot)
+        cursor = store.cursor("signals")
+        assert cursor is not None
+        assert cursor.schema_snapshot == snapshot
+        # a connector that gives no snapshot leaves the last one
+        store.commit_cursor("signals", since=now, lag=dt.timedelta(minutes=2),
+                            field_ids=None, field_names=None, finish=False, now=now)
+        cursor = store.cursor("signals")
+        assert cursor is not None
+        assert cursor.schema_snapshot == snapshot
+        assert cursor.field_ids == {"impact": "fldI"}
 
 
 def test_a_migration_cut_short_leaves_the_old_store(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from leadsync.connectors.airtable_decode import (
     AirtableField,
     AirtableTable,
     CellError,
+    cell_fits,
     decode_base_schema,
     decode_cell,
     decode_frame,
@@ -297,6 +298,68 @@ def test_write_responses_decode(load_fixture: Loader, table_all: AirtableTable,
         assert frame.at["recsHMqsp3GEm3lEi", "Address"] is pd.NA
         assert body["createdRecords"] == ["recsHMqsp3GEm3lEi"]
         assert body["updatedRecords"] == ["rec560UJdUtocSouk"]
+
+
+# ---------------------------------------------------------------------------
+# Shapes: does a value fit its (possibly out-of-date) type?
+
+
+@pytest.mark.parametrize("payload", ["list_records_all_field_types.json",
+                                     "create_records_response.json"])
+def test_every_real_cell_fits_its_type(load_fixture: Loader, table_all: AirtableTable,
+                                       payload: str) -> None:
+    """No false alarm: a snapshot that is up to date never costs a schema read."""
+    checked = set()
+    for record in load_fixture(f"airtable/{payload}")["records"]:
+        for key, value in record["fields"].items():
+            f = table_all.field(key)
+            assert cell_fits(f, value), (f.name, f.type, value)
+            checked.add(f.type)
+    assert len(checked) >= 10
+
+
+USER = {"id": "usrAAAAAAAAAAAAAA", "email": "a@example.com", "name": "A"}
+#: (the cached type, a value in the shape of the type the field has now)
+CHANGED: list[tuple[str, Any]] = [
+    ("singleSelect", ["High"]),                          # -> multipleSelects
+    ("singleSelect", 3),                                 # -> number
+    ("singleLineText", True),                            # -> checkbox
+    ("singleLineText", ["recAAAAAAAAAAAAAA"]),           # -> link
+    ("singleLineText", "2026-10-05"),                    # -> date (text that reads as one)
+    ("multilineText", "2026-10-05T14:30:00.000Z"),       # -> dateTime
+    ("date", "2026-10-05T14:30:00.000Z"),                # -> dateTime: would lose the time
+    ("date", "5 October"),                               # -> text
+    ("dateTime", "soon"),                                # -> text
+    ("number", "12"),                                    # -> text
+    ("number", True),                                    # -> checkbox
+    ("checkbox", 1),                                     # -> number
+    ("multipleSelects", "High"),                         # -> singleSelect
+    ("multipleRecordLinks", ["Ana Lima"]),               # -> multipleSelects of names
+    ("multipleRecordLinks", "recAAAAAAAAAAAAAA"),        # -> text
+    ("singleCollaborator", [USER]),                      # -> multipleCollaborators
+    ("singleCollaborator", "Ana Lima"),                  # -> text
+    ("multipleCollaborators", USER),                     # -> singleCollaborator
+    ("multipleCollaborators", [{"id": "attA", "url": "https://x/a.png"}]),  # -> attachments
+    ("multipleAttachments", [USER]),                     # -> collaborators
+    ("barcode", "A234567"),                              # -> text
+    ("rating", "4"),                                     # -> text
+]
+
+
+@pytest.mark.parametrize(("cached", "value"), CHANGED)
+def test_a_value_of_another_types_shape_does_not_fit(cached: str, value: Any) -> None:
+    assert not cell_fits(AirtableField("fldX", "X", cached), value)
+
+
+def test_formula_results_fit_their_declared_type() -> None:
+    number = AirtableField("fldF", "F", "formula", {"result": {"type": "number"}})
+    assert cell_fits(number, 9)
+    assert cell_fits(number, {"specialValue": "NaN"})
+    assert cell_fits(number, {"error": "#ERROR!"})
+    assert not cell_fits(number, "2026-10-05")  # its formula returns dates now
+    assert cell_fits(AirtableField("fldF", "F", "formula"), "anything")  # result unknown
+    assert cell_fits(AirtableField("fldN", "N", "aNewType"), {"whatever": 1})
+    assert cell_fits(AirtableField("fldT", "T", "singleLineText"), None)  # omitted
 
 
 # ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 import pytest
 from leadsync.connectors.base import (
@@ -14,6 +15,7 @@ from leadsync.connectors.base import (
     RateLimiter,
     Record,
     RetryPolicy,
+    SchemaCache,
     records_to_frame,
     resolve_fields,
     retrying,
@@ -163,3 +165,23 @@ def test_progress_logs_plain_lines_off_a_terminal(caplog: pytest.LogCaptureFixtu
         progress.update(50)
     assert progress.done == 150
     assert "pull signals: 150 rows in" in caplog.text
+
+
+def test_a_schema_cache_reads_each_key_once_until_refreshed() -> None:
+    reads: list[str] = []
+
+    def read(name: str) -> Any:
+        def go() -> str:
+            reads.append(name)
+            return f"{name} v{reads.count(name)}"
+        return go
+
+    cache = SchemaCache()
+    assert cache.get("base", read("base")) == "base v1"
+    assert cache.get("base", read("base")) == "base v1"
+    assert "base" in cache
+    assert "other" not in cache
+    assert cache.refresh("base", read("base")) == "base v2"
+    assert cache.get("base", read("base")) == "base v2"
+    assert SchemaCache().get("base", read("base")) == "base v3"  # another run reads again
+    assert reads == ["base"] * 3
