@@ -124,6 +124,7 @@ from .base import (
     Record,
     RetryPolicy,
     SchemaCache,
+    ServerClock,
     TableSource,
     WriteResult,
     records_to_frame,
@@ -319,6 +320,10 @@ class AirtableClient(pyairtable.Api):
         self.stats = stats if stats is not None else PullStats()
         self._endpoint = endpoint_url
         self._inside = threading.local()
+        self.server_clock = ServerClock()
+        self.session.hooks["response"].append(
+            lambda response, *args, **kwargs: self.server_clock.note(
+                response.headers.get("Date")))
 
     def __repr__(self) -> str:
         return f"<AirtableClient {self._endpoint} rps={self.rps}>"
@@ -415,6 +420,8 @@ class AirtableSource:
         self.progress = progress
         #: NaN special values read as empty in non-number columns, from the last pull.
         self.notes: list[str] = []
+        #: The server's time when the last :meth:`fetch` began listing (see there).
+        self.watermark: dt.datetime | None = None
         #: How often the last listings restarted after an expired offset.
         self.restarts = 0
         self.schemas = schemas if schemas is not None else SchemaCache()
@@ -665,9 +672,19 @@ class AirtableSource:
         return options
 
     def fetch(self, cursor: Cursor | None = None) -> Iterator[Record]:
-        """Every record edited at or after ``cursor.query_from`` (all without), each once."""
+        """Every record edited at or after ``cursor.query_from`` (all without), each once.
+
+        Afterwards :attr:`watermark` is a little before the server's time when
+        the listing began (:meth:`ServerClock.watermark` of its answers'
+        ``Date``): every record edited later has a ``LAST_MODIFIED_TIME()`` at
+        or after it, so a cursor may move there even when no record carries its
+        edit time (a table with no last-modified field gives only creation
+        times).
+        """
         started = time.monotonic()
-        raw = self._listing(lambda table: self._fetch_options(table, cursor))
+        with self.client.server_clock.watch() as times:
+            raw = self._listing(lambda table: self._fetch_options(table, cursor))
+        self.watermark = ServerClock.watermark(times)
         if self.cached:
             edited = self.fetch_schema().last_modified_field()
             misfit = self._misfit(raw.values(), [*self.fields().values(),

@@ -21,6 +21,7 @@ connector's decode problems into the quarantine.
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import logging
 import math
 import random
@@ -28,6 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
@@ -47,6 +49,7 @@ __all__ = [
     "Record",
     "RetryPolicy",
     "SchemaCache",
+    "ServerClock",
     "TableSource",
     "WriteResult",
     "records_to_frame",
@@ -191,6 +194,63 @@ def records_to_frame(
     )
     quarantine = pd.concat([result.quarantine, extra], ignore_index=True)[list(QUARANTINE_COLUMNS)]
     return Validated(result.frame, quarantine)
+
+
+class ServerClock:
+    """The server's own time, read from the ``Date`` header of its answers.
+
+    A connector notes every answer's ``Date``; :meth:`watch` collects those
+    that arrive while a block runs. The earliest one of a pull is its
+    *watermark*: every row edited after it will come back from a pull starting
+    there, whether or not any row read carries a newer edit time.
+    """
+
+    def __init__(self) -> None:
+        self._watchers: list[list[dt.datetime]] = []
+        self._lock = threading.Lock()
+
+    def note(self, date_header: str | None) -> None:
+        if not date_header:
+            return
+        try:
+            when = email.utils.parsedate_to_datetime(date_header)
+        except (TypeError, ValueError):
+            return
+        if when.tzinfo is None:
+            return
+        with self._lock:
+            for seen in self._watchers:
+                seen.append(when.astimezone(dt.UTC))
+
+    #: How far a watermark stays behind the earliest ``Date``: covers the
+    #: moment between the server filtering a query and dating its answer, and
+    #: a little skew between the service's machines.
+    MARGIN = dt.timedelta(seconds=60)
+
+    @classmethod
+    def watermark(cls, seen: Sequence[dt.datetime]) -> dt.datetime | None:
+        """The time a cursor may move to after a pull whose answers were dated ``seen``.
+
+        The earliest ``Date``, floored to the minute (Notion stores edit times
+        rounded down to the minute, so an edit a few seconds after the answer
+        shows an earlier time) and less :attr:`MARGIN`. Safe with a cursor lag
+        of zero; ``None`` when no answer carried a ``Date``.
+        """
+        if not seen:
+            return None
+        return min(seen).replace(second=0, microsecond=0) - cls.MARGIN
+
+    @contextmanager
+    def watch(self) -> Iterator[list[dt.datetime]]:
+        """The ``Date`` of every answer noted inside the block."""
+        seen: list[dt.datetime] = []
+        with self._lock:
+            self._watchers.append(seen)
+        try:
+            yield seen
+        finally:
+            with self._lock:
+                self._watchers.remove(seen)
 
 
 # ---------------------------------------------------------------------------

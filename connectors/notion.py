@@ -118,6 +118,7 @@ from .base import (
     RateLimiter,
     Record,
     RetryPolicy,
+    ServerClock,
     WriteResult,
     records_to_frame,
     resolve_fields,
@@ -319,6 +320,11 @@ class NotionAPI:
         self._own_http = http is None
         self._http = http or httpx.Client(
             limits=httpx.Limits(max_connections=8, max_keepalive_connections=8))
+        self.server_clock = ServerClock()
+        hooks = self._http.event_hooks
+        hooks["response"] = [*hooks.get("response", []),
+                             lambda response: self.server_clock.note(response.headers.get("date"))]
+        self._http.event_hooks = hooks
         # Never `with Client(...)`: its __enter__ swaps in a bare httpx.Client.
         self.client = notion_client.Client(
             auth=secret.reveal(),
@@ -670,6 +676,8 @@ class NotionSource:
         self.progress = progress
         self.data_source: NotionDataSource | None = None
         self.fields: dict[str, FieldRef] = {}
+        #: The server's time when the last complete :meth:`fetch` began (see there).
+        self.watermark: dt.datetime | None = None
         self.schema_cache = dict(schema_cache) if schema_cache else None
         #: True while the data source and its schema come from ``schema_cache``
         #: and nothing Notion answered has contradicted them.
@@ -838,7 +846,15 @@ class NotionSource:
 
     def fetch(self, cursor: Cursor | None = None) -> Iterator[Record]:
         """Every row edited at or after ``cursor.query_from`` (all rows without one),
-        complete (long relations and people expanded), each page once."""
+        complete (long relations and people expanded), each page once.
+
+        Once the pull has ended, :attr:`watermark` is a little before the
+        server's time when its first answer was dated
+        (:meth:`ServerClock.watermark`: floored to the minute, as Notion rounds
+        ``last_edited_time``): a page edited later shows a ``last_edited_time``
+        at or after it, so the next pull from there finds it even if no page
+        read now was edited recently.
+        """
         self.connect()
         since = cursor.query_from if cursor is not None else None
         filter_ = None
@@ -848,7 +864,8 @@ class NotionSource:
         started = time.monotonic()
         what = f"pull {self.table} from Notion"
         try:
-            with Progress(what, show=self.progress, logger=log) as bar:
+            with Progress(what, show=self.progress, logger=log) as bar, \
+                    self.api.server_clock.watch() as answered:
                 for page in self._pages(filter_, what=what):
                     if self.cached:
                         change = self._schema_change(page)
@@ -858,6 +875,7 @@ class NotionSource:
                     self.stats.rows += 1
                     bar.update(1)
                     yield record
+            self.watermark = ServerClock.watermark(answered)
         finally:
             self.stats.seconds += time.monotonic() - started
 

@@ -26,8 +26,12 @@ first (the others resolve their member references against it):
    batch instead marks the table's quarantine stale, and it is recomputed whole
    from the stored rows in the table's last transaction.
 4. **Move the cursor**, after the pull has ended, in one transaction, to the
-   newest server edit time seen (:meth:`Cursor.advanced`), with the resolved
-   field ids and the schema snapshot.
+   newest server edit time seen (:meth:`Cursor.advanced`) or, when later, to
+   the source's ``watermark`` (a minute or two before the server's time when
+   the pull began, from its answers' ``Date``), with the resolved field ids and the schema
+   snapshot. The watermark is what lets a quiet table cost one query: rows
+   that carry no newer edit time (a bulk import, an Airtable table with no
+   last-modified field) are not read again each night.
 5. **Reconcile** when due (``--full``, the first run, or ``sync.full_every_days``
    elapsed since the table's last reconciliation; 0 means every run): the ids
    of every live row (``source.list_ids()``, or the ids a full pull just saw)
@@ -361,6 +365,21 @@ def _pull(run: _Run, table: str, fetched: Iterable[Record],
     return advanced
 
 
+def _with_watermark(cursor: Cursor, source: TableSource) -> Cursor:
+    """``cursor`` moved up to the source's ``watermark`` when it reports one.
+
+    A connector may know the server's time when its listing began (Airtable:
+    the answer's ``Date``); every row edited later will come back from a pull
+    at that cursor, so the cursor need not wait for a row that carries a newer
+    edit time. Without it, a table whose records carry only creation times
+    would be read again from its newest creation every night.
+    """
+    watermark = getattr(source, "watermark", None)
+    if isinstance(watermark, dt.datetime) and (cursor.since is None or watermark > cursor.since):
+        return Cursor(watermark, cursor.lag)
+    return cursor
+
+
 @dataclass
 class _Opened:
     """A table's source, opened before anything is written."""
@@ -461,7 +480,8 @@ def _sync_table(run: _Run, opened: _Opened) -> TableSummary:
     whole = full_read or (stored is not None and stored.quarantine_stale)
     records = opened.records if opened.records is not None else \
         source.fetch(None if full_read else start)
-    cursor = _pull(run, table, records, members, summary, changed, seen, start, whole)
+    cursor = _with_watermark(
+        _pull(run, table, records, members, summary, changed, seen, start, whole), source)
     crash("fetch-done", table)
 
     resolved = _field_ids(source)
@@ -484,8 +504,9 @@ def _sync_table(run: _Run, opened: _Opened) -> TableSummary:
                 else:
                     seen = set()
                     summary.full_read = True
-                    cursor = _pull(run, table, source.fetch(None), members, summary, changed,
-                                   seen, cursor, True)
+                    cursor = _with_watermark(
+                        _pull(run, table, source.fetch(None), members, summary, changed,
+                              seen, cursor, True), source)
                     store.commit_cursor(table, since=cursor.since, lag=lag,
                                         field_ids=resolved, field_names=names, finish=False,
                                         now=run.clock(), schema_snapshot=snapshot)

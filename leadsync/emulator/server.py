@@ -16,6 +16,7 @@ From a shell: ``leadsync emulator serve --port 8765``.
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import http.server
 import logging
 import socket
@@ -350,6 +351,12 @@ def _make_handler(emulator: Emulator) -> type[http.server.BaseHTTPRequestHandler
                 super().finish()
 
         do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            # The Date header follows the emulator's clock, as record times do.
+            if timestamp is not None:
+                return super().date_time_string(timestamp)
+            return email.utils.format_datetime(emulator.clock.now(), usegmt=True)
 
         def setup(self) -> None:
             super().setup()
