@@ -72,7 +72,6 @@ empty in the listing decodes to empty either way.
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import json
 import logging
 import re
@@ -127,6 +126,7 @@ from .base import (
     ServerClock,
     TableSource,
     WriteResult,
+    parse_retry_after,
     records_to_frame,
     resolve_fields,
     retrying,
@@ -197,21 +197,6 @@ def _error_parts(response: requests.Response) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
-
-
 def _from_response(response: requests.Response, what: str) -> ConnectorError:
     status = response.status_code
     code, message = _error_parts(response)
@@ -225,7 +210,7 @@ def _from_response(response: requests.Response, what: str) -> ConnectorError:
             service=SERVICE, status=status, code=code,
         )
     if status == 429:
-        wait = _retry_after(response)
+        wait = parse_retry_after(response.headers.get("Retry-After"))
         return RateLimitedError(
             f"{what}: rate limited{detail}", service=SERVICE,
             retry_after=wait if wait is not None else RATE_LIMIT_WAIT_SECONDS,

@@ -52,6 +52,8 @@ __all__ = [
     "ServerClock",
     "TableSource",
     "WriteResult",
+    "interactive",
+    "parse_retry_after",
     "records_to_frame",
     "resolve_fields",
     "retrying",
@@ -194,6 +196,27 @@ def records_to_frame(
     )
     quarantine = pd.concat([result.quarantine, extra], ignore_index=True)[list(QUARANTINE_COLUMNS)]
     return Validated(result.frame, quarantine)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date).
+
+    ``None`` when absent or unreadable; never negative. A date without a
+    zone is read as UTC, as HTTP dates are.
+    """
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 class ServerClock:
@@ -554,8 +577,8 @@ class Progress:
         self._bar: Any = None
         self._started = time.monotonic()
         self._last_log = self._started
-        interactive = _interactive() if show is None else show
-        if interactive:
+        drawn = interactive() if show is None else show
+        if drawn:
             if "ipykernel" in sys.modules:
                 from tqdm.auto import tqdm
             else:
@@ -589,7 +612,8 @@ class Progress:
         self.close()
 
 
-def _interactive() -> bool:
+def interactive() -> bool:
+    """Whether progress bars should draw: a notebook, or stderr is a terminal."""
     if "ipykernel" in sys.modules:
         return True
     try:

@@ -75,7 +75,6 @@ when no reconciliation is due).
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import hashlib
 import json
 import logging
@@ -120,6 +119,7 @@ from .base import (
     RetryPolicy,
     ServerClock,
     WriteResult,
+    parse_retry_after,
     records_to_frame,
     resolve_fields,
     retrying,
@@ -209,21 +209,6 @@ def parse_notion_id(ref: str) -> str:
 # Errors, translated once
 
 
-def _retry_after(headers: httpx.Headers | None) -> float | None:
-    value = headers.get("retry-after") if headers is not None else None
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 def _body_field(body: str, name: str) -> Any:
     try:
         parsed = json.loads(body)
@@ -251,7 +236,8 @@ def translate_error(exc: BaseException, what: str) -> ConnectorError:
         kw: dict[str, Any] = {"service": SERVICE, "status": status, "code": str(code),
                               "request_id": request_id}
         if status == 429:
-            return RateLimitedError(message, retry_after=_retry_after(exc.headers), **kw)
+            return RateLimitedError(message, retry_after=parse_retry_after(
+                exc.headers.get("retry-after") if exc.headers is not None else None), **kw)
         if status in (401, 403):
             hint = ("the Notion token is invalid or revoked; check NOTION_TOKEN"
                     if status == 401 else

@@ -80,7 +80,6 @@ import itertools
 import json
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -97,6 +96,7 @@ if TYPE_CHECKING:  # mypy checks connectors/ as the top-level package it is on d
         Record,
         SchemaCache,
         TableSource,
+        interactive,
         records_to_frame,
     )
 else:
@@ -107,6 +107,7 @@ else:
         Record,
         SchemaCache,
         TableSource,
+        interactive,
         records_to_frame,
     )
 from leadsync.errors import ConfigError
@@ -257,15 +258,6 @@ def _batch_quarantine(table: str, records: Sequence[Record], members: MemberInde
     return {r.source_id: bad.get(r.source_id) for r in records}
 
 
-def _interactive() -> bool:
-    if "ipykernel" in sys.modules:
-        return True
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
 class _NoBar:
     def update(self, count: int = 1) -> None:
         return None
@@ -338,7 +330,7 @@ def _pull(run: _Run, table: str, fetched: Iterable[Record],
     label = f"{'dry run: ' if run.dry_run else ''}sync {table}"
     # A bar on a terminal or in a notebook; in cron the connectors' own log lines
     # tell the pull's progress, and one line per table follows the pull.
-    show = _interactive() if run.progress is None else run.progress
+    show = interactive() if run.progress is None else run.progress
     with Progress(label, unit="rows", show=True, logger=log) if show else _NoBar() as bar:
         for batch in _batches(fetched, run.batch_size, run.crash, table):
             prepared = [_prepare(r) for r in batch]

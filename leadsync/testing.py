@@ -16,6 +16,11 @@ JSON file, so another process (a ``leadsync sync`` under test) can use it::
 runs the ``leadsync`` command with its sources taken from that workspace
 (``python -m leadsync.testing ws.json -c leadsync.toml sync --json``).
 
+:class:`ManualClock` stands in for ``time.monotonic`` and ``time.sleep`` where
+the connectors take a clock (their rate limiter, their retries), so a test of
+pacing or of a ``Retry-After`` wait runs in no time and can check what was
+waited.
+
 Example::
 
     ws = FakeWorkspace.sample(members=5, signals=200, seed=1)
@@ -66,10 +71,30 @@ else:
         resolve_fields,
     )
 
-__all__ = ["FAKE_TOKEN", "FakeRow", "FakeSource", "FakeTable", "FakeWorkspace", "compare_store"]
+__all__ = ["FAKE_TOKEN", "FakeRow", "FakeSource", "FakeTable", "FakeWorkspace", "ManualClock",
+           "compare_store"]
 
 #: The token a fake workspace accepts unless told otherwise.
 FAKE_TOKEN = "fake-token-0123456789"
+
+
+class ManualClock:
+    """A monotonic clock that only moves when something sleeps on it.
+
+    ``RateLimiter(5.0, clock=c, sleep=c.sleep)``: :attr:`now` is the seconds
+    waited so far, :attr:`slept` every wait in order.
+    """
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
 
 
 @dataclass

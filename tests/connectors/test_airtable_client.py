@@ -37,6 +37,7 @@ from leadsync.errors import (
     SchemaError,
     UpstreamError,
 )
+from leadsync.testing import ManualClock
 
 TOKEN = "patSECRETtoken1234567.abcdef0123456789"
 BASE = "appSTUBSTUBSTUB01"
@@ -120,17 +121,6 @@ def stub() -> Iterator[Stub]:
     yield server
     server.server.shutdown()
     server.server.server_close()
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 FAST = RetryPolicy(backoff_initial=0.01, backoff_max=0.05, default_rate_wait=30.0)
@@ -220,7 +210,7 @@ def test_a_reset_connection_is_retried(stub: Stub) -> None:
 
 
 def test_429_waits_out_retry_after_through_the_limiter(stub: Stub, load_fixture: Loader) -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     limiter = RateLimiter(5.0, clock=clock, sleep=clock.sleep)
     stub.answer(error_answer(load_fixture, "error_429_rate_limit_reached.json", 429,
                              **{"Retry-After": "7"}),
@@ -233,7 +223,7 @@ def test_429_waits_out_retry_after_through_the_limiter(stub: Stub, load_fixture:
 
 def test_429_without_retry_after_waits_airtables_30_seconds(stub: Stub,
                                                             load_fixture: Loader) -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     limiter = RateLimiter(5.0, clock=clock, sleep=clock.sleep)
     stub.answer(error_answer(load_fixture, "error_429_rate_limit_reached.json", 429),
                 Answer(200, {"records": []}))
@@ -398,7 +388,7 @@ def test_list_ids_asks_for_one_small_field(stub: Stub) -> None:
 
 
 def test_pacing_every_page_request(stub: Stub) -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     limiter = RateLimiter(5.0, clock=clock, sleep=clock.sleep)
     pages = [Answer(200, {"records": [rec(n)], "offset": f"itr/{n}"}) for n in range(1, 10)]
     stub.answer(Answer(200, SCHEMA), *pages, Answer(200, {"records": [rec(10)]}))

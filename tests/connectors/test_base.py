@@ -23,23 +23,11 @@ from leadsync.connectors.base import (
 
 from leadsync.errors import AuthError, RateLimitedError, SchemaError, UpstreamError
 from leadsync.tables import MemberRef
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from leadsync.testing import ManualClock
 
 
 def test_limiter_paces_requests_at_the_rate() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     limiter = RateLimiter(3.0, clock=clock, sleep=clock.sleep)
     for _ in range(7):
         limiter.acquire()
@@ -48,7 +36,7 @@ def test_limiter_paces_requests_at_the_rate() -> None:
 
 
 def test_limiter_hold_makes_everyone_wait_out_retry_after() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     limiter = RateLimiter(5.0, clock=clock, sleep=clock.sleep)
     limiter.acquire()
     limiter.hold(30)
@@ -58,7 +46,7 @@ def test_limiter_hold_makes_everyone_wait_out_retry_after() -> None:
 
 
 def test_retry_waits_retry_after_then_succeeds() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     limiter = RateLimiter(100.0, clock=clock, sleep=clock.sleep)
     answers = [RateLimitedError("slow down", service="notion", retry_after=7), "ok"]
 
@@ -185,3 +173,21 @@ def test_a_schema_cache_reads_each_key_once_until_refreshed() -> None:
     assert cache.get("base", read("base")) == "base v2"
     assert SchemaCache().get("base", read("base")) == "base v3"  # another run reads again
     assert reads == ["base"] * 3
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    from email.utils import format_datetime
+
+    from leadsync.connectors.base import parse_retry_after
+
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after("0.5") == 0.5
+    assert parse_retry_after("-3") == 0.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("") is None
+    assert parse_retry_after("soon") is None
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=90)
+    assert 80 < parse_retry_after(format_datetime(later, usegmt=True)) <= 90
+    # "-0000" makes a date with no zone: read as UTC, not an error
+    assert 80 < parse_retry_after(format_datetime(later.replace(tzinfo=None))) <= 90
+    assert parse_retry_after("Fri, 20 Nov 2020 03:00:00 GMT") == 0.0

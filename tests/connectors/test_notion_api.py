@@ -21,6 +21,7 @@ from leadsync.errors import (
     RequestRejectedError,
     UpstreamError,
 )
+from leadsync.testing import ManualClock
 
 BASE = "https://api.notion.com"
 TOKEN = "ntn_secret_token_that_must_never_leak_123456"
@@ -30,26 +31,13 @@ EMPTY = {"object": "list", "results": [], "next_cursor": None, "has_more": False
          "type": "page_or_data_source", "page_or_data_source": {}}
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def api(clock: FakeClock) -> Iterator[NotionAPI]:
+def api(clock: ManualClock) -> Iterator[NotionAPI]:
     limiter = RateLimiter(1000.0, clock=clock, sleep=clock.sleep)
     with NotionAPI(TOKEN, base_url=BASE, limiter=limiter, sleep=clock.sleep,
                    policy=RetryPolicy(max_attempts=4, max_wait=60)) as notion:
@@ -139,7 +127,7 @@ def test_translation_covers_unknown_codes_and_transport_errors() -> None:
 
 
 def test_429_waits_retry_after_through_the_limiter_then_succeeds(
-        api: NotionAPI, mock: respx.MockRouter, clock: FakeClock, load_fixture: Any) -> None:
+        api: NotionAPI, mock: respx.MockRouter, clock: ManualClock, load_fixture: Any) -> None:
     route = mock.post(QUERY).mock(side_effect=[
         error(load_fixture, "error_429_rate_limited_docs_example.json",
               headers={"Retry-After": "7"}),
@@ -154,7 +142,7 @@ def test_429_waits_retry_after_through_the_limiter_then_succeeds(
 
 
 def test_a_long_retry_after_is_waited_in_full_when_the_cap_allows(
-        mock: respx.MockRouter, clock: FakeClock) -> None:
+        mock: respx.MockRouter, clock: ManualClock) -> None:
     limiter = RateLimiter(1000.0, clock=clock, sleep=clock.sleep)
     with NotionAPI(TOKEN, base_url=BASE, limiter=limiter, sleep=clock.sleep,
                    policy=RetryPolicy(max_wait=900)) as notion:
@@ -168,7 +156,7 @@ def test_a_long_retry_after_is_waited_in_full_when_the_cap_allows(
 
 
 def test_a_retry_after_over_the_callers_cap_gives_up_clearly(
-        api: NotionAPI, mock: respx.MockRouter, clock: FakeClock) -> None:
+        api: NotionAPI, mock: respx.MockRouter, clock: ManualClock) -> None:
     mock.post(QUERY).respond(429, headers={"Retry-After": "600"}, json={
         "object": "error", "status": 429, "code": "rate_limited", "message": "Slow down.",
         "request_id": "req-429"})
@@ -188,7 +176,7 @@ def test_notion_clients_own_retries_are_off(api: NotionAPI, mock: respx.MockRout
 
 
 def test_requests_are_paced_at_the_configured_rate(mock: respx.MockRouter,
-                                                   clock: FakeClock) -> None:
+                                                   clock: ManualClock) -> None:
     limiter = RateLimiter(3.0, clock=clock, sleep=clock.sleep)
     with NotionAPI(TOKEN, base_url=BASE, limiter=limiter, sleep=clock.sleep) as notion:
         mock.post(QUERY).respond(200, json=EMPTY)
