@@ -613,6 +613,23 @@ class CellReader:
         ids = record.cells.get(link.id) or []
         return target, [target.records[i] for i in ids if i in target.records]
 
+    def _lookup(self, table: Table, record: Record, f: Field,
+                value_of: Callable[[Table, Record, Field], Any]) -> list[Any] | None:
+        """A lookup field: ``value_of`` each linked record's looked-up field, lists
+        flattened and empty values left out (``None`` when the link is broken)."""
+        target, linked = self._linked(table, record, f.options.get("recordLinkFieldId", ""))
+        source = target.field(f.options.get("fieldIdInLinkedTable", "")) if target else None
+        if target is None or source is None:
+            return None
+        values: list[Any] = []
+        for other in linked:
+            value = value_of(target, other, source)
+            if isinstance(value, list):
+                values.extend(value)
+            elif value is not None:
+                values.append(value)
+        return values
+
     def computed_json(self, table: Table, record: Record, f: Field) -> Any:
         kind = f.type
         if kind == "autoNumber":
@@ -628,20 +645,7 @@ class CellReader:
         if kind == "count":
             return len(self._linked(table, record, f.options.get("recordLinkFieldId", ""))[1])
         if kind == "multipleLookupValues":
-            target, linked = self._linked(table, record, f.options.get("recordLinkFieldId", ""))
-            source = target.field(f.options.get("fieldIdInLinkedTable", "")) if target else None
-            if target is None or source is None:
-                return None
-            values: list[Any] = []
-            for other in linked:
-                value = self.json(target, other, source)
-                if value is None:
-                    continue
-                if isinstance(value, list):
-                    values.extend(value)
-                else:
-                    values.append(value)
-            return values
+            return self._lookup(table, record, f, self.json)
         if kind in ("formula", "rollup"):
             return result_json(self.formula_value(table, record, f))
         if kind == "button":
@@ -705,18 +709,7 @@ class CellReader:
         if kind == "barcode":
             return cell.get("text") if cell else None
         if kind == "multipleLookupValues":
-            target, linked = self._linked(table, record, f.options.get("recordLinkFieldId", ""))
-            source = target.field(f.options.get("fieldIdInLinkedTable", "")) if target else None
-            if target is None or source is None:
-                return None
-            out: list[Any] = []
-            for other in linked:
-                value = self.formula_value(target, other, source)
-                if isinstance(value, list):
-                    out.extend(value)
-                elif value is not None:
-                    out.append(value)
-            return out
+            return self._lookup(table, record, f, self.formula_value)
         if kind == "autoNumber":
             return record.autonumber
         if kind == "count":
