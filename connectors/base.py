@@ -562,20 +562,26 @@ class Progress:
     """Progress of a long pull: a bar on a terminal or in a notebook, log lines in cron.
 
     ``show=None`` decides from where the process runs; ``True``/``False`` force it.
-    Use as a context manager and call :meth:`update` with the rows just done.
+    Use as a context manager and call :meth:`update` with the rows just done. A
+    pull that hands rows to its caller one at a time wraps each hand-over in
+    :meth:`paused`, so the seconds it reports are its own, not the caller's.
     """
 
     LOG_EVERY_SECONDS = 10.0
 
     def __init__(self, what: str, *, total: int | None = None, unit: str = "rows",
-                 show: bool | None = None, logger: logging.Logger | None = None):
+                 show: bool | None = None, logger: logging.Logger | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         self.what = what
         self.total = total
         self.unit = unit
         self.done = 0
+        #: Seconds spent inside :meth:`paused` blocks.
+        self.idle_seconds = 0.0
+        self._clock = clock
         self._log = logger or log
         self._bar: Any = None
-        self._started = time.monotonic()
+        self._started = clock()
         self._last_log = self._started
         drawn = interactive() if show is None else show
         if drawn:
@@ -591,14 +597,28 @@ class Progress:
         if self._bar is not None:
             self._bar.update(count)
             return
-        now = time.monotonic()
+        now = self._clock()
         if now - self._last_log >= self.LOG_EVERY_SECONDS:
             self._last_log = now
             self._log.info("%s: %d %s so far%s", self.what, self.done, self.unit,
                            f" of {self.total}" if self.total else "")
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """A stretch that is not the pull's work (its caller busy with a row)."""
+        began = self._clock()
+        try:
+            yield
+        finally:
+            self.idle_seconds += self._clock() - began
+
+    @property
+    def seconds(self) -> float:
+        """Seconds since the start, less the paused ones."""
+        return self._clock() - self._started - self.idle_seconds
+
     def close(self) -> None:
-        elapsed = time.monotonic() - self._started
+        elapsed = self.seconds
         if self._bar is not None:
             self._bar.close()
             self._bar = None

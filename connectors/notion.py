@@ -847,11 +847,10 @@ class NotionSource:
         if since is not None:
             filter_ = {"timestamp": "last_edited_time",
                        "last_edited_time": {"on_or_after": _iso(since)}}
-        started = time.monotonic()
         what = f"pull {self.table} from Notion"
+        bar = Progress(what, show=self.progress, logger=log)
         try:
-            with Progress(what, show=self.progress, logger=log) as bar, \
-                    self.api.server_clock.watch() as answered:
+            with bar, self.api.server_clock.watch() as answered:
                 for page in self._pages(filter_, what=what):
                     if self.cached:
                         change = self._schema_change(page)
@@ -860,10 +859,11 @@ class NotionSource:
                     record = decode_page(self._expand(page), self.fields, self.table)
                     self.stats.rows += 1
                     bar.update(1)
-                    yield record
+                    with bar.paused():  # the caller's time, not the pull's
+                        yield record
             self.watermark = ServerClock.watermark(answered)
         finally:
-            self.stats.seconds += time.monotonic() - started
+            self.stats.seconds += bar.seconds
 
     def list_ids(self) -> set[str]:
         """The ids of every live row (trashed pages are not among them)."""

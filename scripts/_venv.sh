@@ -10,4 +10,8 @@ if [ ! -x .venv/bin/python ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
 fi
 echo "== installing leadsync and its test tools into .venv"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+# setuptools warns on every editable install with a package_dir mapping
+# (connectors/ -> leadsync.connectors) that a folder of the same name in the
+# working directory could shadow it; nothing imports a top-level `connectors`
+# at run time, so the warning is only noise in front of the demo.
+PYTHONWARNINGS="ignore:Editable installation" .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'

@@ -191,3 +191,18 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     # "-0000" makes a date with no zone: read as UTC, not an error
     assert 80 < parse_retry_after(format_datetime(later.replace(tzinfo=None))) <= 90
     assert parse_retry_after("Fri, 20 Nov 2020 03:00:00 GMT") == 0.0
+
+
+def test_progress_counts_its_own_seconds_not_its_callers(
+        caplog: pytest.LogCaptureFixture) -> None:
+    clock = ManualClock()
+    caplog.set_level(logging.INFO, logger="leadsync.connectors")
+    with Progress("pull signals", show=False, clock=clock) as bar:
+        for _ in range(3):
+            clock.sleep(0.5)  # fetching a page
+            bar.update(1)
+            with bar.paused():
+                clock.sleep(2.0)  # the caller writing the row somewhere
+    assert bar.idle_seconds == 6.0
+    assert bar.seconds == 1.5
+    assert "pull signals: 3 rows in 1.5s" in caplog.text
