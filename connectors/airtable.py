@@ -405,7 +405,7 @@ class AirtableSource:
         self.progress = progress
         #: NaN special values read as empty in non-number columns, from the last pull.
         self.notes: list[str] = []
-        #: The server's time when the last :meth:`fetch` began listing (see there).
+        #: A little before the server's time when the last :meth:`fetch` began (see there).
         self.watermark: dt.datetime | None = None
         #: How often the last listings restarted after an expired offset.
         self.restarts = 0

@@ -662,7 +662,7 @@ class NotionSource:
         self.progress = progress
         self.data_source: NotionDataSource | None = None
         self.fields: dict[str, FieldRef] = {}
-        #: The server's time when the last complete :meth:`fetch` began (see there).
+        #: A little before the server's time when the last complete :meth:`fetch` began.
         self.watermark: dt.datetime | None = None
         self.schema_cache = dict(schema_cache) if schema_cache else None
         #: True while the data source and its schema come from ``schema_cache``
