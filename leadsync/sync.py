@@ -28,8 +28,8 @@ first (the others resolve their member references against it):
 4. **Move the cursor**, after the pull has ended, in one transaction, to the
    newest server edit time seen (:meth:`Cursor.advanced`) or, when later, to
    the source's ``watermark`` (a minute or two before the server's time when
-   the pull began, from its answers' ``Date``), with the resolved field ids and the schema
-   snapshot. The watermark is what lets a quiet table cost one query: rows
+   the pull began, from its answers' ``Date``), with the resolved field ids
+   and the schema snapshot. The watermark is what lets a quiet table cost one query: rows
    that carry no newer edit time (a bulk import, an Airtable table with no
    last-modified field) are not read again each night.
 5. **Reconcile** when due (``--full``, the first run, or ``sync.full_every_days``
@@ -360,8 +360,8 @@ def _pull(run: _Run, table: str, fetched: Iterable[Record],
 def _with_watermark(cursor: Cursor, source: TableSource) -> Cursor:
     """``cursor`` moved up to the source's ``watermark`` when it reports one.
 
-    A connector may know the server's time when its listing began (Airtable:
-    the answer's ``Date``); every row edited later will come back from a pull
+    A connector may know the server's time when its pull began (both read the
+    ``Date`` of their answers); every row edited later will come back from a pull
     at that cursor, so the cursor need not wait for a row that carries a newer
     edit time. Without it, a table whose records carry only creation times
     would be read again from its newest creation every night.
