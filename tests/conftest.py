@@ -15,6 +15,17 @@ from leadsync.emulator import Emulator, Limits
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``live`` talk to the real services: skipped unless ``LEADSYNC_LIVE=1``."""
+    if os.environ.get("LEADSYNC_LIVE") == "1":
+        return
+    skip = pytest.mark.skip(reason="live test: set LEADSYNC_LIVE=1, LEADSYNC_LIVE_CONFIG "
+                                   "and the workspace token to run it")
+    for item in items:
+        if "live" in item.keywords:
+            item.add_marker(skip)
+
+
 def shared_dir() -> Path:
     """``../shared`` beside the clone, or ``$LEADSYNC_SHARED`` (for git worktrees)."""
     return Path(os.environ.get("LEADSYNC_SHARED", REPO.parent / "shared")).resolve()
