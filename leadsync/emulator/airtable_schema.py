@@ -122,26 +122,26 @@ def _check_api_options(base: Base, table_name: str, spec: dict[str, Any]) -> Non
                                "options.linkedTableId is not a table of this base")
 
 
-def _date_format(value: Any, table: str, name: str) -> dict[str, str]:
+def _named_format(value: Any, table: str, name: str, option: str,
+                  formats: dict[str, str], default: str) -> dict[str, str]:
+    """``options.<option>`` of a date field: ``{"name", "format"}`` with the format its name
+    implies (``default``'s when absent)."""
     if value is None:
-        return {"format": "l", "name": "local"}
-    if not isinstance(value, dict) or value.get("name") not in _DATE_FORMATS:
-        raise _invalid_options(table, name, "options.dateFormat is invalid")
-    expected = _DATE_FORMATS[value["name"]]
+        return {"format": formats[default], "name": default}
+    if not isinstance(value, dict) or value.get("name") not in formats:
+        raise _invalid_options(table, name, f"options.{option} is invalid")
+    expected = formats[value["name"]]
     if value.get("format", expected) != expected:
-        raise _invalid_options(table, name, "options.dateFormat.format does not match its name")
+        raise _invalid_options(table, name, f"options.{option}.format does not match its name")
     return {"format": expected, "name": value["name"]}
+
+
+def _date_format(value: Any, table: str, name: str) -> dict[str, str]:
+    return _named_format(value, table, name, "dateFormat", _DATE_FORMATS, "local")
 
 
 def _time_format(value: Any, table: str, name: str) -> dict[str, str]:
-    if value is None:
-        return {"format": "h:mma", "name": "12hour"}
-    if not isinstance(value, dict) or value.get("name") not in _TIME_FORMATS:
-        raise _invalid_options(table, name, "options.timeFormat is invalid")
-    expected = _TIME_FORMATS[value["name"]]
-    if value.get("format", expected) != expected:
-        raise _invalid_options(table, name, "options.timeFormat.format does not match its name")
-    return {"format": expected, "name": value["name"]}
+    return _named_format(value, table, name, "timeFormat", _TIME_FORMATS, "12hour")
 
 
 def _time_zone(value: Any, table: str, name: str) -> str:
