@@ -24,6 +24,7 @@ from leadsync.config import DEFAULT_PATH, Config, load_config
 from leadsync.errors import EXIT_FAILED, ConfigError, LeadsyncError, exit_code_for
 from leadsync.logs import configure_logging
 from leadsync.secrets import scrub
+from leadsync.tables import TABLES
 
 log = logging.getLogger("leadsync.cli")
 
@@ -153,6 +154,82 @@ def sync(ctx: click.Context, full: bool, dry_run: bool, as_json: bool,
                                    "exit_code": exit_code_for(exc)}, indent=2))
         raise
     click.echo(summary.to_json() if as_json else summary.describe())
+
+
+# ---------------------------------------------------------------------------
+# export and load (beyond one machine)
+
+
+def _store_of(ctx: click.Context) -> Path:
+    from leadsync.store import store_path
+
+    return store_path(config_from(ctx))
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet",
+              show_default=True, help="Parquet (typed, through pyarrow) or CSV.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              required=True, help="Directory to write the files into (made 0700 if missing).")
+@click.option("--table", "tables", multiple=True, type=click.Choice(list(TABLES)),
+              help="Export only this table (repeatable; default: every synced table).")
+@click.option("--include-deleted", is_flag=True,
+              help="Keep rows deleted upstream in each table's file, with deleted_at set "
+                   "(instead of a separate <table>.tombstones file).")
+@click.pass_context
+@handled
+def export(ctx: click.Context, fmt: str, out_dir: Path, tables: tuple[str, ...],
+           include_deleted: bool) -> None:
+    """Write the store's tables, tombstones and quarantine as Parquet or CSV files.
+
+    Parquet keeps the types (tz-aware UTC dates, ordered categoricals, nullable
+    flags); CSV cells that would start a spreadsheet formula are made inert.
+    Each file is written atomically and owner-only (0600).
+    """
+    from leadsync.export import Format, export_store
+    from leadsync.store import open_store
+
+    with open_store(_store_of(ctx)) as store:
+        files = export_store(store, out_dir, format=cast(Format, fmt), tables=tables or None,
+                             include_deleted=include_deleted)
+    rows = sum(f.rows for f in files)
+    click.echo(f"exported {len(files)} files ({rows} rows) to {out_dir}: "
+               + ", ".join(f"{f.path.name} {f.rows}" for f in files))
+
+
+@main.command()
+@click.option("--destination", required=True, metavar="NAME",
+              help="A dlt destination: duckdb, postgres, bigquery, snowflake, …")
+@click.option("--dataset", default="leadsync", show_default=True,
+              help="Dataset (schema) to load into.")
+@click.option("--table", "tables", multiple=True, type=click.Choice(list(TABLES)),
+              help="Load only this table (repeatable; default: every synced table).")
+@click.option("--deletions", type=click.Choice(["delete", "flag"]), default="delete",
+              show_default=True,
+              help="Rows deleted upstream: delete them in the destination, or keep them "
+                   "with deleted_at set.")
+@click.option("--full", is_flag=True, help="Send every row again (a merge: no duplicates).")
+@click.option("--json", "as_json", is_flag=True, help="Print the load summary as JSON.")
+@click.pass_context
+@handled
+def load(ctx: click.Context, destination: str, dataset: str, tables: tuple[str, ...],
+         deletions: str, full: bool, as_json: bool) -> None:
+    """Load the store into a warehouse through a dlt pipeline (run after `leadsync sync`).
+
+    Needs the extra: pip install 'leadsync[dlt]'. Credentials the dlt way
+    (.dlt/secrets.toml or DESTINATION__<NAME>__CREDENTIALS), never in
+    leadsync.toml; duckdb without any writes ./leadsync.duckdb. Only what
+    changed since the last load is sent; deletions follow.
+    """
+    try:
+        from leadsync.dlt import Deletions, load_store
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in ("dlt", "pyarrow", "duckdb"):
+            raise ConfigError("leadsync load needs dlt: pip install 'leadsync[dlt]'") from None
+        raise
+    summary = load_store(_store_of(ctx), destination, dataset=dataset, tables=tables or None,
+                         deletions=cast(Deletions, deletions), full=full)
+    click.echo(json.dumps(summary.to_dict(), indent=2) if as_json else summary.describe())
 
 
 # ---------------------------------------------------------------------------
