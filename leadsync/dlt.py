@@ -65,10 +65,10 @@ from dlt.common.schema.typing import TColumnSchema, TTableSchemaColumns
 from dlt.extract import DltResource, DltSource
 
 from leadsync.errors import ConfigError, LeadsyncError, Transient
-from leadsync.export import arrow_schema, synced_tables, to_arrow
+from leadsync.export import arrow_schema, choose_tables, to_arrow
 from leadsync.secrets import scrub
 from leadsync.store import Store, open_store
-from leadsync.tables import TABLES, Column, schema
+from leadsync.tables import Column, schema
 
 __all__ = [
     "DEFAULT_DATASET",
@@ -307,18 +307,7 @@ def leadsync_source(store: str | os.PathLike[str], *, tables: Sequence[str] | No
         raise ConfigError(f"deletions must be 'delete' or 'flag', not {deletions!r}")
     path = Path(store)
     with open_store(path) as opened:
-        synced = synced_tables(opened)
-        if tables:
-            for name in tables:
-                schema(name)
-            missing = [t for t in tables if t not in synced]
-            if missing:
-                raise ConfigError(
-                    f"the store {path} holds no {', '.join(missing)} table yet (synced: "
-                    f"{', '.join(synced) or 'none'}); run `leadsync sync` first")
-            chosen = [t for t in TABLES if t in tables]
-        else:
-            chosen = synced
+        chosen = choose_tables(opened, tables)
         lags = {t: _store_lag(opened, t) for t in chosen}
     sink = counts if counts is not None else {}
 

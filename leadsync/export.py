@@ -291,6 +291,22 @@ def synced_tables(store: Store) -> list[str]:
     return [name for name in TABLES if store.cursor(name) is not None]
 
 
+def choose_tables(store: Store, tables: Sequence[str] | None) -> list[str]:
+    """``tables`` in canonical order, or every synced table; a :class:`ConfigError`
+    names a table the store never synced."""
+    synced = synced_tables(store)
+    if not tables:
+        return synced
+    for name in tables:
+        schema(name)
+    missing = [name for name in tables if name not in synced]
+    if missing:
+        raise ConfigError(
+            f"the store {store.path} holds no {', '.join(missing)} table yet (synced: "
+            f"{', '.join(synced) or 'none'}); run `leadsync sync` first")
+    return [name for name in TABLES if name in tables]
+
+
 def export_store(store: Store, out_dir: str | os.PathLike[str], *, format: Format = "parquet",
                  tables: Sequence[str] | None = None,
                  include_deleted: bool = False) -> list[ExportedFile]:
@@ -311,18 +327,7 @@ def export_store(store: Store, out_dir: str | os.PathLike[str], *, format: Forma
         raise ConfigError(f"unknown export format {format!r}; use one of {', '.join(FORMATS)}")
     if format == "parquet":
         _pyarrow()
-    synced = synced_tables(store)
-    if tables:
-        for name in tables:
-            schema(name)
-        missing = [name for name in tables if name not in synced]
-        if missing:
-            raise ConfigError(
-                f"the store {store.path} holds no {', '.join(missing)} table yet (synced: "
-                f"{', '.join(synced) or 'none'}); run `leadsync sync` first")
-        chosen = [name for name in TABLES if name in tables]
-    else:
-        chosen = synced
+    chosen = choose_tables(store, tables)
     out = Path(out_dir)
     try:
         out.mkdir(mode=0o700, parents=True, exist_ok=True)
