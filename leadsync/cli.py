@@ -200,7 +200,7 @@ def export(ctx: click.Context, fmt: str, out_dir: Path, tables: tuple[str, ...],
 @main.command()
 @click.option("--destination", required=True, metavar="NAME",
               help="A dlt destination: duckdb, postgres, bigquery, snowflake, …")
-@click.option("--dataset", default="leadsync", show_default=True,
+@click.option("--dataset", default="leadership", show_default=True,
               help="Dataset (schema) to load into.")
 @click.option("--table", "tables", multiple=True, type=click.Choice(list(TABLES)),
               help="Load only this table (repeatable; default: every synced table).")

@@ -93,7 +93,7 @@ DEFAULT_LAG_SECONDS = 120.0
 PIPELINE_NAME = "leadsync"
 #: Where a resource keeps its removed ids and lag-window hashes in its dlt state.
 STATE_KEY = "leadsync"
-DEFAULT_DATASET = "leadsync"
+DEFAULT_DATASET = "leadership"
 
 
 class WarehouseError(LeadsyncError):
@@ -178,17 +178,19 @@ def _hashes(frame: pd.DataFrame) -> pd.Series:
 @dataclass
 class _Plan:
     rows: pd.DataFrame
-    flagged: pd.DataFrame
+    #: tombstoned ids to send as flagged rows (``deletions="flag"``), read only when needed
+    flag_ids: set[str]
     removed: list[str]
     counts: TableCounts
     state: dict[str, Any]
     advance_to: dt.datetime | None
 
 
-def _plan(live: pd.DataFrame, tombstones: pd.DataFrame, quarantined: set[str],
+def _plan(live: pd.DataFrame, deleted: set[str], quarantined: set[str],
           state: Mapping[str, Any], start: dt.datetime | None, lag: float,
           deletions: Deletions, full: bool) -> _Plan:
-    """What to send, and the state to keep, from the store's frames and the last state.
+    """What to send, and the state to keep, from the store's live frame, its
+    tombstoned and quarantined ids, and the last load's state.
 
     ``start`` is the incremental's lower bound (the last load's newest edit less
     the lag; None on a first load).
@@ -200,7 +202,7 @@ def _plan(live: pd.DataFrame, tombstones: pd.DataFrame, quarantined: set[str],
     candidates = live if full or start is None else live[cursor >= pd.Timestamp(start)]
     hashes = _hashes(candidates)
     changed = candidates[[window.get(str(sid)) != h for sid, h in hashes.items()]]
-    removed_now = set(tombstones["source_id"].astype(str)) | quarantined
+    removed_now = deleted | quarantined
     came_back = (prev_removed - removed_now) - set(changed["source_id"].astype(str))
     back = live[live["source_id"].isin(came_back)]
     rows = pd.concat([changed, back], ignore_index=True) if len(back) else changed
@@ -210,12 +212,11 @@ def _plan(live: pd.DataFrame, tombstones: pd.DataFrame, quarantined: set[str],
         newly = removed_now - prev_removed
     else:
         newly = set()  # a first load: the destination holds none of them
-    flagged = tombstones.iloc[0:0]
+    flag_ids: set[str] = set()
     if deletions == "flag":
         # A first (or full) load sends every tombstone, as the row was when deleted.
-        flagged = tombstones if full or not loaded_before else \
-            tombstones[tombstones["source_id"].isin(newly)]
-        newly = newly - set(flagged["source_id"].astype(str))
+        flag_ids = deleted if full or not loaded_before else newly & deleted
+        newly = newly - flag_ids
     removed = sorted(newly)
     # The next load's window: the rows inside the lag of the newest edit seen so far.
     seen = [pd.Timestamp(state["last_edited_time"])] if state.get("last_edited_time") else []
@@ -225,11 +226,10 @@ def _plan(live: pd.DataFrame, tombstones: pd.DataFrame, quarantined: set[str],
     new_window: dict[str, str] = {}
     if advance_to is not None:
         new_window = dict(_hashes(live[cursor >= advance_to - pd.Timedelta(seconds=lag)]))
-    counts = TableCounts(changed=len(changed), returned=len(back), flagged=len(flagged),
-                         removed=len(removed))
+    counts = TableCounts(changed=len(changed), returned=len(back), removed=len(removed))
     new_state = {"removed": sorted(removed_now), "window": new_window,
                  "last_edited_time": advance_to.isoformat() if advance_to is not None else None}
-    return _Plan(rows, flagged, removed, counts, new_state,
+    return _Plan(rows, flag_ids, removed, counts, new_state,
                  advance_to.to_pydatetime() if advance_to is not None else None)
 
 
@@ -262,14 +262,19 @@ def _resource(path: Path, table: str, *, deletions: Deletions, full: bool, lag: 
         "last_edited_time", lag=lag)
 
     def rows(updated: dlt.sources.incremental[dt.datetime] = cursor) -> Iterator[pa.Table]:
-        with open_store(path) as store:
-            live = store.frame(table)
-            tombstones = store.tombstones(table)
-            quarantined = set(store.quarantine(table)["source_id"].dropna().astype(str))
         # dlt keeps the incremental's own state beside ours in the resource state
         state = dlt.current.resource_state().setdefault(STATE_KEY, {})
         start, _ = updated.get_current_range()
-        plan = _plan(live, tombstones, quarantined, state, start, lag, deletions, full)
+        with open_store(path) as store:
+            live = store.frame(table)
+            deleted = {sid for sid, gone in store.known_ids(table).items() if gone}
+            quarantined = set(store.quarantine(table)["source_id"].dropna().astype(str))
+            plan = _plan(live, deleted, quarantined, state, start, lag, deletions, full)
+            # Tombstones are decoded only when some are to be sent (flag mode).
+            flagged = store.tombstones(table) if plan.flag_ids else None
+        if flagged is not None:
+            flagged = flagged[flagged["source_id"].isin(plan.flag_ids)]
+            plan.counts.flagged = len(flagged)
         state.clear()
         state.update(plan.state)
         updated.advance(plan.advance_to)  # type: ignore[arg-type]
@@ -281,8 +286,8 @@ def _resource(path: Path, table: str, *, deletions: Deletions, full: bool, lag: 
                 frame = frame.assign(deleted_at=pd.Series(pd.NaT, index=frame.index,
                                                           dtype="datetime64[ns, UTC]"))
             yield _with_marker(to_arrow(frame, table, deleted_at=flag), False)
-        if len(plan.flagged):
-            yield _with_marker(to_arrow(plan.flagged, table, deleted_at=True), False)
+        if flagged is not None and len(flagged):
+            yield _with_marker(to_arrow(flagged, table, deleted_at=True), False)
         if plan.removed:
             yield _removal_rows(table, plan.removed, deletions)
 
@@ -300,7 +305,7 @@ def leadsync_source(store: str | os.PathLike[str], *, tables: Sequence[str] | No
     ``"flag"`` keeps them with ``deleted_at`` set. ``full`` sends every row
     again. ``counts``, when given, receives what each resource sent.
 
-    >>> pipeline = dlt.pipeline("leadsync", destination="duckdb", dataset_name="leadsync")
+    >>> pipeline = dlt.pipeline("leadsync", destination="duckdb", dataset_name="leadership")
     >>> pipeline.run(leadsync_source("leadsync.db"))  # doctest: +SKIP
     """
     if deletions not in ("delete", "flag"):

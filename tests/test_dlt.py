@@ -85,7 +85,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Works
         yield ws
 
 
-def warehouse(ws: Workspace, table: str, *, dataset: str = "leadsync") -> pd.DataFrame:
+def warehouse(ws: Workspace, table: str, *, dataset: str = "leadership") -> pd.DataFrame:
     """A DuckDB table as a canonical frame (dlt's own columns checked, then dropped)."""
     with duckdb.connect(str(ws.tmp / "warehouse.duckdb"), read_only=True) as con:
         frame = con.sql(f"SELECT * FROM {dataset}.{table}").df()
@@ -206,7 +206,7 @@ def test_column_types_are_declared_from_the_canonical_tables(workspace: Workspac
     with duckdb.connect(str(ws.tmp / "warehouse.duckdb"), read_only=True) as con:
         types = {(t, c): d for t, c, d in con.sql(
             "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = 'leadsync'").fetchall()}
+            "WHERE table_schema = 'leadership'").fetchall()}
     assert types["signals", "date"] == "TIMESTAMP WITH TIME ZONE"
     assert types["signals", "impact"] == "VARCHAR"
     assert types["members", "is_leader"] == "BOOLEAN"
@@ -235,7 +235,7 @@ def test_leadsync_load_from_cron(workspace: Workspace) -> None:
     args = ["-c", str(ws.config.source), "load", "--destination", "duckdb"]
     first = runner.invoke(main, args)
     assert first.exit_code == 0, first.output
-    assert first.output.startswith("loaded 343 rows into duckdb dataset leadsync in ")
+    assert first.output.startswith("loaded 343 rows into duckdb dataset leadership in ")
     again = runner.invoke(main, [*args, "--json"])
     assert again.exit_code == 0, again.output
     summary = json.loads(again.output)
