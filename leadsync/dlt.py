@@ -26,14 +26,16 @@ What a load sends, per table (one dlt resource each, ``merge`` on ``source_id``)
       moved to the quarantine): with ``deletions="delete"`` they are removed
       from the destination through dlt's ``hard_delete`` column
       ``_leadsync_removed`` (NULL on every row you see); with
-      ``deletions="flag"`` a tombstoned row stays, with its last values and
-      ``deleted_at`` set (the frame ``Store.frame(table, include_deleted=True)``
-      gives), and a quarantined one is removed;
+      ``deletions="flag"`` a tombstoned row stays, as :meth:`Store.tombstones`
+      has it (its last values, ``deleted_at`` set), and a quarantined one is
+      removed;
     - rows that came back (revived, or out of the quarantine), whatever their
       edit time.
 
-The resource state keeps the ids of the removed rows and the hashes of the
-rows inside the lag window: a few kilobytes. With ``full=True`` every row is
+The resource state keeps the ids of the removed rows (tombstoned or in
+quarantine) and a hash of each row edited within the lag of the newest edit:
+usually a few kilobytes (a bulk import stamping thousands of rows in the same
+minute keeps that many hashes until later edits move the window on). With ``full=True`` every row is
 sent again (a merge, so nothing is duplicated).
 
 Known limit: a value that changes in the frame without an edit of its row

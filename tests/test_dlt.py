@@ -106,10 +106,15 @@ def warehouse(ws: Workspace, table: str, *, dataset: str = "leadership") -> pd.D
     return frame
 
 
-def assert_warehouse_equals_store(ws: Workspace, *, include_deleted: bool = False) -> None:
+def assert_warehouse_equals_store(ws: Workspace, *, flagged: bool = False) -> None:
+    """The warehouse holds the store's frames (``flagged``: and its tombstones)."""
     with open_store(ws.config.store.path) as store:
         for table in TABLES:
-            want = store.frame(table, include_deleted=include_deleted)
+            want = store.frame(table)
+            if flagged:
+                live = want.assign(deleted_at=pd.Series(pd.NaT, index=want.index,
+                                                        dtype="datetime64[ns, UTC]"))
+                want = pd.concat([live, store.tombstones(table)], ignore_index=True)
             got = warehouse(ws, table)[list(want.columns)]
             want = want.sort_values("source_id", ignore_index=True)
             got = got.sort_values("source_id", ignore_index=True)
@@ -161,7 +166,7 @@ def test_flagged_deletions_stay_with_deleted_at(workspace: Workspace) -> None:
     second = ws.load(deletions="flag")
     assert second.loaded["signals"] == 1
     assert second.sent["signals"].flagged == 1
-    assert_warehouse_equals_store(ws, include_deleted=True)
+    assert_warehouse_equals_store(ws, flagged=True)
     row = warehouse(ws, "signals").set_index("source_id").loc[deleted]
     with open_store(ws.config.store.path) as store:
         tomb = store.tombstones("signals").set_index("source_id").loc[deleted]
