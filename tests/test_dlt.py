@@ -33,6 +33,12 @@ from leadsync.sync import run_sync
 from leadsync.tables import TABLES, schema
 
 
+@pytest.fixture(autouse=True)
+def arrow_strings() -> Iterator[None]:
+    """Strings stored in Arrow, as pandas does wherever the extra (pyarrow) is installed."""
+    with pd.option_context("mode.string_storage", "pyarrow"):
+        yield
+
 class Workspace:
     """The emulated Notion workspace, its config and store, and the changes made to it."""
 

@@ -40,6 +40,13 @@ from leadsync.tables import TABLES, MemberRef, build_frame
 FORMULA_NAME = '=HYPERLINK("x")'
 
 
+
+@pytest.fixture(autouse=True)
+def arrow_strings() -> Iterator[None]:
+    """Strings stored in Arrow, as pandas does wherever the extra (pyarrow) is installed."""
+    with pd.option_context("mode.string_storage", "pyarrow"):
+        yield
+
 @pytest.fixture(scope="module")
 def synced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Config, dict[str, str]]:
     """A store synced from the emulator, after a day of upstream edits and a deletion.
@@ -102,6 +109,7 @@ def test_parquet_reads_back_equal_to_the_store(store: Store, tmp_path: Path) -> 
     assert "signals.parquet" in names
     assert "signals.tombstones.parquet" in names
     assert "quarantine.parquet" in names
+    assert store.frame("signals")["notes"].dtype.storage == "pyarrow"  # as users have it
     for table in TABLES:
         want = store.frame(table)
         path = tmp_path / "out" / f"{table}.parquet"
