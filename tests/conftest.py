@@ -8,18 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 
 from leadsync.emulator import Emulator, Limits
 
-# pandas 3 keeps "string" columns in Arrow when pyarrow is installed, and the
-# test extra installs it (for the Parquet export and the dlt source). Some
-# analytics fail on Arrow-backed strings (Series.isin of an empty list, nulls
-# in _signals): until they are fixed, the suite runs on pandas' python string
-# storage, as it did before pyarrow was in the test extra. tests/test_export.py
-# and tests/test_dlt.py switch to Arrow, which is what users of those extras get.
-pd.set_option("mode.string_storage", "python")
+# pandas 3 keeps "string" columns in Arrow when pyarrow is installed, as the
+# test extra does (for the Parquet export and the dlt source); the suite runs
+# on that storage, which is what most users have.
 
 REPO = Path(__file__).resolve().parents[1]
 

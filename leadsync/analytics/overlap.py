@@ -95,7 +95,7 @@ def _team(members: pd.DataFrame, default_hours: str | None) -> _Team:
     issues.flag(hours_text.isna().to_numpy(), "working_hours is missing")
     parsed = {h: parse_hours(h) for h in pd.unique(hours_text.dropna())}
     issues.flag(hours_text.map(lambda h: parsed[h] is None, na_action="ignore")
-                .fillna(False).to_numpy(dtype=bool),
+                .astype("boolean").fillna(False).to_numpy(dtype=bool),
                 lambda i: f'working_hours {hours_text.iat[i]!r} is not like "09:00-17:00" '
                 "(start and end must differ)")
     ok = issues.ok
