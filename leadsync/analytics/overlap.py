@@ -3,7 +3,7 @@
 Owns the minute-by-minute availability of members on a date (from their IANA
 time zone and local working hours, DST-aware), the team-wide overlap, the
 pairwise overlap matrix, the ranking of meeting slots, and a rotation of a
-recurring meeting that shares the out-of-hours burden.
+recurring meeting that shares the out-of-hours burden optimally.
 
 Seed 001: "identify and protect your overlap window" and "rotate meeting
 times … rotating the inconvenience".
@@ -40,6 +40,7 @@ from leadsync.analytics._checks import (
     utc_date,
     zone,
 )
+from leadsync.analytics._minmax import WeekGroup, optimal_slot_counts
 from leadsync.errors import DataValidationError
 from leadsync.tables import Validated
 
@@ -405,11 +406,15 @@ def plan_meeting_rotation(
     """A weekly meeting's time for ``weeks`` weeks from the UTC day ``start``, sharing the burden.
 
     Each week (``start``, ``start`` + 7 days, …, each day's own DST offsets)
-    the meeting takes the slot that keeps the largest cumulative burden of any
-    member lowest (burden as in :func:`rank_meeting_slots`); ties go to the
-    slot with the least total burden that week, then the earliest. This
-    greedy rule is not guaranteed optimal over all weeks, but no week makes
-    the worst-off member worse off than it must.
+    the meeting takes one slot (burden as in :func:`rank_meeting_slots`). The
+    plan is optimal over all the weeks at once, not week by week: it
+    minimises the largest cumulative burden of any member; among the plans
+    that do, the total burden of the team; then the worst single meeting any
+    member sits through; then as few different meeting times as it can; then
+    earlier UTC times. It is solved
+    exactly as an integer program (HiGHS, through SciPy; see
+    :mod:`leadsync.analytics._minmax`). Weeks that take different slots
+    alternate, so the inconvenience rotates rather than coming in runs.
 
     ``schedule`` columns (one row per week): ``week`` (Int64, from 1);
     ``start_utc``, ``end_utc`` (datetime64[ns, UTC]); ``available``,
@@ -428,24 +433,36 @@ def plan_meeting_rotation(
     team = _team(members, default_hours)
     weights = team.weights
     profiles = len(team.profiles)
+    days = [first + dt.timedelta(days=7 * week) for week in range(weeks)]
+    # Weeks between two DST changes have the same burdens: one group each.
+    group_of: list[int] = []
+    groups: list[WeekGroup] = []
+    burdens: list[FloatArray] = []
+    seen: dict[bytes, int] = {}
+    for day in days:
+        burden = _burdens(_availabilities(team, day), duration_minutes, slot_minutes)
+        key = burden.tobytes()
+        if key not in seen:
+            seen[key] = len(groups)
+            groups.append(WeekGroup(0, np.rint(burden * 60).astype(np.int64)))
+            burdens.append(burden)
+        index = seen[key]
+        groups[index] = WeekGroup(groups[index].weeks + 1, groups[index].burden)
+        group_of.append(index)
+    counts = optimal_slot_counts(groups, weights, np.arange(0, _DAY, slot_minutes))
+    queues = [_alternating(c) for c in counts]
     cumulative = np.zeros(profiles)
     meetings_out = np.zeros(profiles, dtype=np.int64)
     worst = np.zeros(profiles)
     weekly: list[pd.DataFrame] = []
-    for week in range(weeks):
-        day = first + dt.timedelta(days=7 * week)
-        burden = _burdens(_availabilities(team, day), duration_minutes, slot_minutes)
+    for day, index in zip(days, group_of, strict=True):
+        chosen = queues[index].pop(0)
+        burden = burdens[index]
         table = _slot_table(team, burden, day, duration_minutes, slot_minutes)
         if profiles:
-            peak = (cumulative[:, None] + burden).max(axis=0)
-            order = np.lexsort((np.arange(peak.size), np.round(weights @ burden, 9),
-                                np.round(peak, 9)))
-            chosen = int(order[0])
             cumulative += burden[:, chosen]
             meetings_out += burden[:, chosen] > 0
             worst = np.maximum(worst, burden[:, chosen])
-        else:
-            chosen = int(table["total_burden_hours"].to_numpy().argmin())
         weekly.append(table.iloc[[chosen]])
     schedule = pd.concat(weekly, ignore_index=True)
     schedule.insert(0, "week", pd.Series(np.arange(1, weeks + 1), dtype="Int64"))
@@ -460,3 +477,16 @@ def plan_meeting_rotation(
         ["burden_hours", "member_id"], ascending=[False, True], kind="stable"
     ).reset_index(drop=True)
     return MeetingRotation(schedule, burden_frame, team.quarantine)
+
+
+def _alternating(counts: dict[int, int]) -> list[int]:
+    """Slots in turn (earliest first each round) until each is used its number of weeks."""
+    left = dict(sorted(counts.items()))
+    order: list[int] = []
+    while left:
+        for slot in list(left):
+            order.append(slot)
+            left[slot] -= 1
+            if not left[slot]:
+                del left[slot]
+    return order
