@@ -7,23 +7,32 @@ in this order of priority,
 
 1. minimise the largest cumulative burden of any member;
 2. then the total burden of the team;
-3. then the largest single-meeting burden any member bears in any week;
-4. then use as few different meeting times as it can (easier to keep);
-5. then prefer earlier UTC times (the sum of start minutes).
+3. then the sum over the weeks of each meeting's worst single burden (milder
+   meetings for whoever is worst off that week).
 
-This is an integer program, solved exactly with HiGHS through
-:func:`scipy.optimize.milp`, one stage per priority, each stage holding the
+This is an integer program, solved with HiGHS (branch and bound, through
+:func:`scipy.optimize.milp`), one stage per priority, each stage holding the
 optimum of the ones before. It is kept small without losing optimality:
 
 * weeks with identical burdens (every week between two DST changes) form one
   *group*; only how many of its weeks take each slot matters, an integer
   variable per group and slot;
 * a slot whose burden is at least another's for every member is dominated
-  (the other is never worse for anyone), so it is dropped, as is every copy
-  of a slot with the same burdens but the earliest.
+  (the other is never worse for anyone) and dropped, as is every copy of a
+  slot with the same burdens but the earliest; members with the same burdens
+  are one constraint.
 
 Burdens are whole minutes, so the stages' bounds are exact (an optimum plus
 half a minute).
+
+**Proof and work limit.** Small and typical teams are solved to proven
+optimality in well under a second. A team spread round the clock in many
+zones can make the proof (that no plan does better) take minutes, while a
+plan within half an hour of the bound is found early; so each stage stops
+after ``max_nodes`` branch-and-bound nodes (a deterministic limit: the same
+input gives the same plan on any machine). :class:`SlotPlan` says whether
+stages 1 and 2 were proven optimal and gives the proven lower bound on the
+largest burden, so a report can say how close the plan is.
 """
 
 from __future__ import annotations
@@ -33,14 +42,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse import csr_array, lil_array
 
-__all__ = ["WeekGroup", "optimal_slot_counts"]
+__all__ = ["DEFAULT_MAX_NODES", "SlotPlan", "WeekGroup", "optimal_slot_counts"]
 
 IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 
-#: Seconds HiGHS may spend on one stage; the problems here solve in milliseconds.
-TIME_LIMIT_SECONDS = 60.0
+#: Branch-and-bound nodes each stage may explore before it keeps its best plan.
+DEFAULT_MAX_NODES = 2000
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,20 @@ class WeekGroup:
 
     weeks: int
     burden: IntArray
+
+
+@dataclass(frozen=True)
+class SlotPlan:
+    """Per group, how many of its weeks take each slot (slot index → weeks).
+
+    ``optimal``: the largest burden, then the total, are proven the least
+    possible. ``bound_minutes``: no plan can put less than this on its
+    worst-off member (equal to the plan's largest burden when ``optimal``).
+    """
+
+    counts: list[dict[int, int]]
+    optimal: bool
+    bound_minutes: float
 
 
 def _candidates(burden: IntArray) -> IntArray:
@@ -63,96 +86,76 @@ def _candidates(burden: IntArray) -> IntArray:
     return np.array(sorted(kept), dtype=np.int64)
 
 
-def optimal_slot_counts(
-    groups: list[WeekGroup], weights: IntArray, slot_starts: IntArray
-) -> list[dict[int, int]]:
-    """For each group, how many of its weeks take each slot (slot index → weeks).
+def _fallback(cost: FloatArray, pairs: list[tuple[int, int]],
+              groups: list[WeekGroup]) -> FloatArray:
+    """A feasible plan if the solver found none in its budget: each group on its mildest slot."""
+    x = np.zeros(len(pairs) + 1)
+    for gi, group in enumerate(groups):
+        mine = [k for k, (g, _) in enumerate(pairs) if g == gi]
+        best = min(mine, key=lambda k: (cost[:, k].max(), k))
+        x[best] = group.weeks
+    x[-1] = float((cost @ x[:-1]).max())
+    return x
 
-    ``weights`` counts the members of each profile (row of a burden);
-    ``slot_starts`` is each slot's start in minutes, for the last tie-break.
-    """
-    profiles = len(weights)
-    if profiles == 0:
+
+def optimal_slot_counts(groups: list[WeekGroup], weights: IntArray, *,
+                        max_nodes: int = DEFAULT_MAX_NODES) -> SlotPlan:
+    """The plan (see the module doc); ``weights`` counts the members of each profile."""
+    if len(weights) == 0:
         # Nobody to burden: every week takes the first slot.
-        return [{0: g.weeks} for g in groups]
+        return SlotPlan([{0: g.weeks} for g in groups], True, 0.0)
     candidates = [_candidates(g.burden) for g in groups]
-    # Variables: y (weeks of a group on a slot, integer), u (the slot is used,
-    # binary), then z (largest cumulative burden) and t (worst single meeting).
     pairs = [(gi, int(s)) for gi, slots in enumerate(candidates) for s in slots]
     n = len(pairs)
-    size = 2 * n + 2
-    z_at, t_at = 2 * n, 2 * n + 1
-    cost = np.zeros((profiles, n))
-    for k, (gi, s) in enumerate(pairs):
-        cost[:, k] = groups[gi].burden[:, s]
-    peak = cost.max(axis=0)
-    total = weights.astype(np.float64) @ cost
-    early = np.array([float(slot_starts[s]) for _, s in pairs])
+    columns = np.stack([groups[gi].burden[:, s] for gi, s in pairs], axis=1)
+    # Members with identical burdens need one constraint; their weight adds up.
+    cost_int, inverse = np.unique(columns, axis=0, return_inverse=True)
+    cost = cost_int.astype(np.float64)
+    weight = np.bincount(inverse.ravel(), weights=weights.astype(np.float64),
+                         minlength=len(cost))
+    profiles = len(cost)
 
-    rows = lil_array((len(groups) + n + profiles + n, size))
-    lower: list[float] = []
-    upper: list[float] = []
-    row = 0
-    for gi, group in enumerate(groups):  # each group's weeks all take a slot
-        for k, (g, _) in enumerate(pairs):
-            if g == gi:
-                rows[row, k] = 1
-        lower.append(group.weeks)
-        upper.append(group.weeks)
-        row += 1
-    for k, (gi, _) in enumerate(pairs):  # y ≤ weeks · u
-        rows[row, k] = 1
-        rows[row, n + k] = -groups[gi].weeks
-        lower.append(-np.inf)
-        upper.append(0)
-        row += 1
-    for p in range(profiles):  # each member's cumulative burden ≤ z
-        rows[row, :n] = cost[p]
-        rows[row, z_at] = -1
-        lower.append(-np.inf)
-        upper.append(0)
-        row += 1
-    for k in range(n):  # a used slot's worst burden ≤ t
-        rows[row, n + k] = peak[k]
-        rows[row, t_at] = -1
-        lower.append(-np.inf)
-        upper.append(0)
-        row += 1
-    base = csr_array(rows)
-    integrality = np.concatenate([np.ones(2 * n), np.zeros(2)])
-    high = np.concatenate([[groups[gi].weeks for gi, _ in pairs], np.ones(n), [np.inf, np.inf]])
-    bounds = Bounds(np.zeros(size), high)
+    # Variables: y (weeks of a group on a slot, integer), then z (largest burden).
+    each_group = np.zeros((len(groups), n + 1))
+    for k, (gi, _) in enumerate(pairs):
+        each_group[gi, k] = 1
+    weeks = np.array([g.weeks for g in groups], dtype=np.float64)
+    largest = np.hstack([cost, -np.ones((profiles, 1))])
+    base = [LinearConstraint(each_group, weeks, weeks),
+            LinearConstraint(largest, -np.inf, 0.0)]
+    integrality = np.append(np.ones(n), 0)
+    bounds = Bounds(np.zeros(n + 1),
+                    np.append([groups[gi].weeks for gi, _ in pairs], np.inf))
+    objectives = [np.append(np.zeros(n), 1.0), np.append(weight @ cost, 0.0),
+                  np.append(cost.max(axis=0), 0.0)]
 
-    objectives: list[npt.NDArray[np.float64]] = []
-    unit = np.zeros(size)
-    unit[z_at] = 1
-    objectives.append(unit)
-    objectives.append(np.concatenate([total, np.zeros(n + 2)]))
-    unit = np.zeros(size)
-    unit[t_at] = 1
-    objectives.append(unit)
-    objectives.append(np.concatenate([np.zeros(n), np.ones(n), np.zeros(2)]))
-    objectives.append(np.concatenate([early, np.zeros(n + 2)]))
-
-    held: list[tuple[npt.NDArray[np.float64], float]] = []
-    solution: npt.NDArray[np.float64] | None = None
-    for objective in objectives:
-        constraints = [LinearConstraint(base, np.array(lower), np.array(upper))]
-        constraints += [LinearConstraint(c.reshape(1, -1), -np.inf, bound) for c, bound in held]
+    held: list[LinearConstraint] = []
+    solution: FloatArray | None = None
+    proven: list[bool] = []
+    bound = 0.0
+    for stage, objective in enumerate(objectives):
         result = milp(objective, integrality=integrality, bounds=bounds,
-                      constraints=constraints,
-                      options={"time_limit": TIME_LIMIT_SECONDS, "mip_rel_gap": 0.0})
-        if result.status != 0 or result.x is None:
-            raise RuntimeError(f"the rotation solver stopped without an optimum: "
-                               f"{result.message}")
-        solution = result.x
-        # Every objective takes whole values at an optimum (minutes, a count of
-        # slots, or slot starts), so half a unit of slack holds the optimum exactly.
-        held.append((objective, float(np.round(result.fun)) + 0.5))
+                      constraints=[*base, *held],
+                      options={"mip_rel_gap": 0.0, "node_limit": max_nodes})
+        if result.x is not None:
+            solution = np.asarray(result.x, dtype=np.float64)
+            value = float(result.fun)
+        else:  # no plan found within the budget: keep the last one, or the fallback
+            solution = solution if solution is not None else _fallback(cost, pairs, groups)
+            value = float(objective @ solution)
+        proven.append(result.status == 0)
+        if stage == 0:
+            found = getattr(result, "mip_dual_bound", None)
+            bound = value if result.status == 0 or found is None else float(found)
+        # Every objective takes whole values at a plan (minutes), so half a
+        # minute of slack holds this stage's result exactly.
+        held.append(LinearConstraint(objective.reshape(1, -1), -np.inf,
+                                     float(np.round(value)) + 0.5))
     assert solution is not None
     counts: list[dict[int, int]] = [{} for _ in groups]
     for k, (gi, s) in enumerate(pairs):
-        weeks = round(solution[k])
-        if weeks:
-            counts[gi][s] = weeks
-    return counts
+        taken = round(solution[k])
+        if taken:
+            counts[gi][s] = taken
+    optimal = proven[0] and proven[1]
+    return SlotPlan(counts, optimal, float(np.ceil(bound - 1e-6)) if not proven[0] else bound)

@@ -40,7 +40,7 @@ from leadsync.analytics._checks import (
     utc_date,
     zone,
 )
-from leadsync.analytics._minmax import WeekGroup, optimal_slot_counts
+from leadsync.analytics._minmax import DEFAULT_MAX_NODES, WeekGroup, optimal_slot_counts
 from leadsync.errors import DataValidationError
 from leadsync.tables import Validated
 
@@ -387,11 +387,19 @@ def _slot_table(
 
 @dataclass(frozen=True)
 class MeetingRotation:
-    """A recurring meeting's slot per week, each member's burden, and the quarantine."""
+    """A recurring meeting's slot per week, each member's burden, and the quarantine.
+
+    ``optimal`` is True when the plan is proven to put the least possible
+    out-of-hours time on its worst-off member and then on the team;
+    ``bound_hours`` is the proven least possible largest burden (the plan's
+    own largest burden when ``optimal``).
+    """
 
     schedule: pd.DataFrame
     burden: pd.DataFrame
     quarantine: pd.DataFrame
+    optimal: bool = True
+    bound_hours: float = 0.0
 
 
 def plan_meeting_rotation(
@@ -402,6 +410,7 @@ def plan_meeting_rotation(
     duration_minutes: int = 60,
     slot_minutes: int = 30,
     default_hours: str | None = None,
+    max_nodes: int = DEFAULT_MAX_NODES,
 ) -> MeetingRotation:
     """A weekly meeting's time for ``weeks`` weeks from the UTC day ``start``, sharing the burden.
 
@@ -410,11 +419,14 @@ def plan_meeting_rotation(
     plan is optimal over all the weeks at once, not week by week: it
     minimises the largest cumulative burden of any member; among the plans
     that do, the total burden of the team; then the worst single meeting any
-    member sits through; then as few different meeting times as it can; then
-    earlier UTC times. It is solved
-    exactly as an integer program (HiGHS, through SciPy; see
-    :mod:`leadsync.analytics._minmax`). Weeks that take different slots
-    alternate, so the inconvenience rotates rather than coming in runs.
+    member sits through (plans still tied are told apart by the solver,
+    deterministically). It is solved as an integer program (HiGHS, through
+    SciPy; see :mod:`leadsync.analytics._minmax`), each of its stages
+    stopping after ``max_nodes`` branch-and-bound nodes: small and typical
+    teams are proven optimal; for a team spread round the clock the proof
+    can need more, and the result's ``optimal`` and ``bound_hours`` say how
+    close the plan is. Weeks that take different slots alternate, so the
+    inconvenience rotates rather than coming in runs.
 
     ``schedule`` columns (one row per week): ``week`` (Int64, from 1);
     ``start_utc``, ``end_utc`` (datetime64[ns, UTC]); ``available``,
@@ -449,8 +461,10 @@ def plan_meeting_rotation(
         index = seen[key]
         groups[index] = WeekGroup(groups[index].weeks + 1, groups[index].burden)
         group_of.append(index)
-    counts = optimal_slot_counts(groups, weights, np.arange(0, _DAY, slot_minutes))
-    queues = [_alternating(c) for c in counts]
+    if not (isinstance(max_nodes, int) and max_nodes >= 1):
+        raise DataValidationError(f"max_nodes must be a positive integer, not {max_nodes!r}")
+    plan = optimal_slot_counts(groups, weights, max_nodes=max_nodes)
+    queues = [_alternating(c) for c in plan.counts]
     cumulative = np.zeros(profiles)
     meetings_out = np.zeros(profiles, dtype=np.int64)
     worst = np.zeros(profiles)
@@ -476,7 +490,8 @@ def plan_meeting_rotation(
     burden_frame = burden_frame.sort_values(
         ["burden_hours", "member_id"], ascending=[False, True], kind="stable"
     ).reset_index(drop=True)
-    return MeetingRotation(schedule, burden_frame, team.quarantine)
+    return MeetingRotation(schedule, burden_frame, team.quarantine, plan.optimal,
+                           round(plan.bound_minutes / 60, 9))
 
 
 def _alternating(counts: dict[int, int]) -> list[int]:

@@ -80,6 +80,8 @@ def test_rotation_matches_brute_force(team: pd.DataFrame, start: str,
     plan = plan_meeting_rotation(team, start=start, weeks=weeks, slot_minutes=slot,
                                  duration_minutes=duration)
     best, total = _brute_force(_per_member(team, start, weeks, slot, duration))
+    assert plan.optimal
+    assert plan.bound_hours == pytest.approx(best, abs=1e-9)
     burden = plan.burden["burden_hours"].astype(float)
     assert burden.max() == pytest.approx(best, abs=1e-9)
     assert burden.sum() == pytest.approx(total, abs=1e-9)
@@ -103,6 +105,16 @@ def test_a_quarter_where_the_week_by_week_rule_overloads_two_people() -> None:
     burden = plan.burden.set_index("member_id")["burden_hours"].astype(float)
     assert burden.to_dict() == {"syd": 11.0, "nyc": 11.0, "lon": 10.0}
     assert _brute_force(_per_member(team, "2026-06-10", 4, 30, 60))[0] == 11.0
-    # Two slots, taken in turn rather than in runs.
-    assert list(plan.schedule["start_utc"].dt.strftime("%H:%M")) == [
-        "08:30", "20:00", "08:30", "20:00"]
+    assert plan.optimal
+
+
+def test_a_work_limit_keeps_the_best_plan_and_says_how_close_it_is() -> None:
+    """Round the clock in nine zones: one node of search cannot prove the optimum."""
+    team = members(*({"member_id": f"p{i}", "timezone": zone, "working_hours": "09:00-17:00"}
+                     for i, zone in enumerate(ZONES)))
+    quick = plan_meeting_rotation(team, start="2026-06-10", weeks=13, max_nodes=1)
+    largest = float(quick.burden["burden_hours"].max())
+    assert not quick.optimal
+    assert 0 < quick.bound_hours <= largest
+    thorough = plan_meeting_rotation(team, start="2026-06-10", weeks=13)
+    assert quick.bound_hours <= float(thorough.burden["burden_hours"].max()) <= largest
