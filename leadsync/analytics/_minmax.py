@@ -29,8 +29,9 @@ half a minute).
 optimality in well under a second. A team spread round the clock in many
 zones can make the proof (that no plan does better) take minutes, while a
 plan within half an hour of the bound is found early; so each stage stops
-after ``max_nodes`` branch-and-bound nodes (a deterministic limit: the same
-input gives the same plan on any machine). :class:`SlotPlan` says whether
+after ``max_nodes`` branch-and-bound nodes, the third after a quarter of
+that, and only when the first two were proven (a deterministic limit: the
+same input gives the same plan on any machine). :class:`SlotPlan` says whether
 stages 1 and 2 were proven optimal and gives the proven lower bound on the
 largest burden, so a report can say how close the plan is.
 """
@@ -134,9 +135,13 @@ def optimal_slot_counts(groups: list[WeekGroup], weights: IntArray, *,
     proven: list[bool] = []
     bound = 0.0
     for stage, objective in enumerate(objectives):
+        if stage == 2 and not all(proven):
+            break  # polishing a plan not proven best is not worth the search
+        # The third stage is a courtesy (milder meetings): a quarter of the budget.
+        budget = max_nodes if stage < 2 else max(1, max_nodes // 4)
         result = milp(objective, integrality=integrality, bounds=bounds,
                       constraints=[*base, *held],
-                      options={"mip_rel_gap": 0.0, "node_limit": max_nodes})
+                      options={"mip_rel_gap": 0.0, "node_limit": budget})
         if result.x is not None:
             solution = np.asarray(result.x, dtype=np.float64)
             value = float(result.fun)

@@ -27,7 +27,7 @@ Conventions, all documented on the functions:
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +41,7 @@ from leadsync.analytics._checks import (
     zone,
 )
 from leadsync.analytics._minmax import DEFAULT_MAX_NODES, WeekGroup, optimal_slot_counts
+from leadsync.analytics.display import member_names, result_html
 from leadsync.errors import DataValidationError
 from leadsync.tables import Validated
 
@@ -216,6 +217,12 @@ class Overlap:
     team: pd.DataFrame
     local: pd.DataFrame
     quarantine: pd.DataFrame
+    #: ``member_id`` → name, for display (a notebook shows names beside ids).
+    names: pd.Series | None = field(default=None, repr=False, compare=False)
+
+    def _repr_html_(self) -> str:
+        return result_html({"team": self.team, "local": self.local}, self.quarantine,
+                           self.names)
 
     @property
     def hours(self) -> float:
@@ -258,7 +265,7 @@ def compute_overlap(
         "hours": pd.Series([(b - a) / 60 for a, b in runs], dtype="Float64"),
     })
     local = _local_view(team, starts, ends)
-    return Overlap(team_frame, local, team.quarantine)
+    return Overlap(team_frame, local, team.quarantine, member_names(members))
 
 
 def _local_view(team: _Team, starts: list[pd.Timestamp], ends: list[pd.Timestamp]) -> pd.DataFrame:
@@ -317,7 +324,7 @@ def compute_pairwise_overlap(
                      team.profile, axis=1)
     ids = pd.Index(team.member_ids, dtype="string", name="member_id")
     frame = pd.DataFrame(matrix, index=ids, columns=ids.rename("with"), copy=False)
-    return Validated(frame, team.quarantine)
+    return Validated(frame, team.quarantine, member_names(members))
 
 
 # ---------------------------------------------------------------------------
@@ -400,6 +407,15 @@ class MeetingRotation:
     quarantine: pd.DataFrame
     optimal: bool = True
     bound_hours: float = 0.0
+    #: ``member_id`` → name, for display (a notebook shows names beside ids).
+    names: pd.Series | None = field(default=None, repr=False, compare=False)
+
+    def _repr_html_(self) -> str:
+        proof = ("proven optimal" if self.optimal else
+                 f"not proven optimal; no plan can go below {self.bound_hours:.1f} h")
+        return (f"<p><small>Largest burden: the plan is {proof}.</small></p>"
+                + result_html({"schedule": self.schedule, "burden": self.burden},
+                              self.quarantine, self.names))
 
 
 def plan_meeting_rotation(
@@ -491,7 +507,7 @@ def plan_meeting_rotation(
         ["burden_hours", "member_id"], ascending=[False, True], kind="stable"
     ).reset_index(drop=True)
     return MeetingRotation(schedule, burden_frame, team.quarantine, plan.optimal,
-                           round(plan.bound_minutes / 60, 9))
+                           round(plan.bound_minutes / 60, 9), member_names(members))
 
 
 def _alternating(counts: dict[int, int]) -> list[int]:
