@@ -1,7 +1,7 @@
 """The report as one self-contained HTML file, and the notebook view of it.
 
 Pure: a report in, text out (:func:`render_html`). The page is built by
-Jinja2 from ``templates/report.html.j2`` with autoescaping on, so every piece
+Jinja2 from ``report.html.j2`` (styles in ``report.css``) with autoescaping on, so every piece
 of workspace text (names, indicators, reasons) is escaped by the engine, and
 nothing in the template marks it safe. Everything is in the one file: the
 styles inline, the charts as ``data:`` PNGs, no script, no font, no fetch of
@@ -32,7 +32,7 @@ __all__ = ["render_document_html", "render_html"]
 @functools.cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("leadsync.reports", "templates"),
+        loader=jinja2.PackageLoader("leadsync.reports", "."),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=False,

@@ -62,6 +62,7 @@ def test_report_writes_html_markdown_and_charts(synced: tuple[Path, dict[str, st
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Leadership sync: October 2026" in html
     assert "sync run 1" in html
+    assert 'href="https://www.notion.so/' in html  # each signal's page in the workspace
     markdown = (out / "report.md").read_text(encoding="utf-8")
     for chart in charts:
         assert f"]({chart})" in markdown
@@ -152,3 +153,22 @@ def test_report_is_documented() -> None:
     result = CliRunner().invoke(main, ["report", "--help"])
     for option in ("--month", "--out", "--format", "--json"):
         assert option in result.output
+
+
+def test_row_links_for_airtable_and_notion(tmp_path: Path) -> None:
+    from leadsync.reports import row_links
+
+    from leadsync.config import load_config
+
+    path = tmp_path / "leadsync.toml"
+    path.write_text(
+        '[workspace]\nkind = "airtable"\n'
+        '[tables.signals]\nairtable_base = "appAAAAAAAAAAAAAA"\n'
+        'airtable_table = "tblBBBBBBBBBBBBBB"\n'
+        '[tables.members]\nairtable_base = "appAAAAAAAAAAAAAA"\nairtable_table = "People"\n',
+        encoding="utf-8")
+    link = row_links(load_config(path))
+    assert link("signals", "recCCCCCCCCCCCCCC") == (
+        "https://airtable.com/appAAAAAAAAAAAAAA/tblBBBBBBBBBBBBBB/recCCCCCCCCCCCCCC")
+    assert link("members", "recCCCCCCCCCCCCCC") is None  # a table named, not an id
+    assert link("signals", "javascript:alert(1)") is None
