@@ -24,7 +24,6 @@ the HTML report goes through.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 __all__ = [
     "FORMULA_PREFIXES",
@@ -35,6 +34,7 @@ __all__ = [
     "one_line",
     "safe_url",
     "spreadsheet_cell",
+    "url_host",
 ]
 
 #: First characters that make Excel, LibreOffice or Google Sheets read a cell
@@ -117,17 +117,21 @@ def markdown_url(url: str) -> str:
     return url.translate(_URL_UNSAFE)
 
 
+_HTTP_URL = re.compile(r"^(?:https?)://(?:[^/?#\s@]*@)?([^/?#\s:@]+)(?::\d*)?(?:[/?#]\S*)?$",
+                       re.IGNORECASE)
+
+
 def safe_url(url: object) -> str | None:
     """``url`` if it is an absolute http(s) URL with a host and no whitespace; else None."""
     if not isinstance(url, str):
         return None
     text = url.strip()
-    if not text or _BREAKS.search(text) or " " in text:
-        return None
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    if not text or not text.isprintable() or not _HTTP_URL.match(text):
         return None
     return text
+
+
+def url_host(url: str) -> str:
+    """The host of a :func:`safe_url` (what a link shows when it has no text)."""
+    match = _HTTP_URL.match(url)
+    return match.group(1) if match else url

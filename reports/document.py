@@ -28,11 +28,10 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import urlsplit
 
 import pandas as pd
 
-from leadsync.inert import safe_url
+from leadsync.inert import safe_url, url_host
 
 __all__ = [
     "Block",
@@ -110,9 +109,13 @@ class Table:
         out = []
         for column in self.columns:
             values = self.frame[column.key].tolist()
-            texts = [format_value(v, column) for v in values]
-            links = ([safe_url(v) for v in values] if column.format == "link"
-                     else [None] * len(values))
+            if column.format == "link":  # each URL checked once, for its text and its link
+                links = [safe_url(v) for v in values]
+                texts = [(column.link_text or url_host(u)) if u is not None
+                         else format_value(v, column) for v, u in zip(values, links, strict=True)]
+            else:
+                links = [None] * len(values)
+                texts = [format_value(v, column) for v in values]
             out.append(list(zip(texts, links, strict=True)))
         return out
 
@@ -243,7 +246,7 @@ def format_value(value: object, column: Column) -> str:
         url = safe_url(value)
         if url is None:
             return str(value)
-        return column.link_text or (urlsplit(url).hostname or url)
+        return column.link_text or url_host(url)
     if isinstance(value, tuple):
         return ", ".join(str(v) for v in value)
     return str(value)

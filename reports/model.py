@@ -394,7 +394,7 @@ def build_report(
     trend_months: int = 6,
     evidence_per_member: int = 3,
     rotation_weeks: int = 13,
-    rotation_nodes: int = 100,
+    rotation_nodes: int = 50,
 ) -> LeadershipReport:
     """The report as of ``as_of`` from canonical ``frames`` (``signals`` and ``members`` required).
 
