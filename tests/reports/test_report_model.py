@@ -183,3 +183,13 @@ def test_the_headline_figures(report: LeadershipReport) -> None:
     assert head["signals_12_months"] == int(report.activity["total"].sum())
     assert head["quarantined_rows"] == len(report.quarantine)
     assert head["sync_run"] == 2
+
+
+def test_a_notebook_shows_the_report_inline(report: LeadershipReport) -> None:
+    markup = report._repr_html_()
+    assert markup.startswith("<style>")
+    assert '<div class="leadsync-report">' in markup
+    assert "<html" not in markup  # a fragment for the output cell, not a page
+    assert 'id="ls-2026-10-scores"' in markup  # ids per month: two reports can share a notebook
+    assert markup.count("data:image/png;base64,") == 5
+    assert repr(report) == "<LeadershipReport 2026-10: 60 members, 1973 signals>"
