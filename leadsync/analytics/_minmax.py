@@ -50,7 +50,7 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 #: Branch-and-bound nodes each stage may explore before it keeps its best plan.
-DEFAULT_MAX_NODES = 2000
+DEFAULT_MAX_NODES = 300
 
 
 @dataclass(frozen=True)
