@@ -2,7 +2,8 @@
 
 Pull the tracking tables (``read_notion``, ``read_airtable``, or a nightly
 ``leadsync sync`` into a local store), score them with
-:mod:`leadsync.analytics`, and push the monthly report back.
+:mod:`leadsync.analytics`, and report on the month with :mod:`leadsync.reports`
+(``leadsync.reports.build_report(frames, as_of=...)``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ _LAZY = {
     "read_notion": "leadsync.connectors.notion",
     "read_airtable": "leadsync.connectors.airtable",
     "analytics": "leadsync.analytics",
+    "reports": "leadsync.reports",
     "open_store": "leadsync.store",
     "Store": "leadsync.store",
 }
@@ -88,4 +90,5 @@ __all__ = [
     "open_store",
     "read_airtable",
     "read_notion",
+    "reports",
 ]

@@ -8,6 +8,7 @@ one line on stderr and an exit code (ARCHITECTURE.md): 0 done, 1 failed,
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import logging
@@ -157,6 +158,50 @@ def sync(ctx: click.Context, full: bool, dry_run: bool, as_json: bool,
 
 
 # ---------------------------------------------------------------------------
+# report
+
+
+@main.command()
+@click.option("--month", metavar="YYYY-MM", default=None,
+              help="The month to report on, as of its end in UTC (default: the last "
+                   "complete month).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Directory for the files, created if missing "
+                                 "(default: ./leadsync-reports/YYYY-MM).")
+@click.option("--format", "formats", default="html,md", show_default=True, metavar="LIST",
+              help="Comma-separated: html (one self-contained file), md (Markdown with "
+                   "the chart images beside it).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print what was written as JSON on stdout.")
+@click.pass_context
+@handled
+def report(ctx: click.Context, month: str | None, out_dir: Path | None, formats: str,
+           as_json: bool) -> None:
+    """Write the monthly leadership-sync report from the local store.
+
+    Reads the store the nightly sync keeps (run `leadsync sync` first) and
+    writes report.html (charts embedded, no network needed to open it),
+    report.md and its chart images, owner-only (0600). A store last synced
+    more than 3 days ago is reported on with a warning. Exit codes: 0
+    written, 1 nothing to report on, 2 bad month or format.
+    """
+    from leadsync.reports.job import run_report
+
+    config = config_from(ctx)
+    # ctx.obj["now"]: a fixed clock for tests and embedding
+    now = ctx.obj.get("now") if isinstance(ctx.obj, dict) else None
+    chosen = [f.strip() for f in formats.split(",") if f.strip()]
+    try:
+        run = run_report(config, month=month, out_dir=out_dir, formats=chosen,
+                         now=now or dt.datetime.now(dt.UTC))
+    except LeadsyncError as exc:
+        if as_json:
+            click.echo(json.dumps({"status": "failed", "error": scrub(str(exc)),
+                                   "exit_code": exit_code_for(exc)}, indent=2))
+        raise
+    for warning in run.warnings:
+        click.echo(f"leadsync: warning: {warning}", err=True)
+    click.echo(run.to_json() if as_json else run.describe())
 # export and load (beyond one machine)
 
 
@@ -241,7 +286,7 @@ def load(ctx: click.Context, destination: str, dataset: str, tables: tuple[str, 
               show_default=True, help="Which emulated workspace to sync from.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("leadsync-demo"), show_default=True,
-              help="Where the config, the store and report.md are written.")
+              help="Where the config, the store and the report files are written.")
 @click.option("--members", type=int, default=60, show_default=True,
               help="Size of the sample organisation.")
 @click.option("--seed", type=int, default=0, show_default=True)

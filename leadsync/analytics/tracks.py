@@ -30,6 +30,7 @@ from leadsync.analytics._checks import (
     utc_timestamp,
 )
 from leadsync.analytics._signals import NS_PER_DAY
+from leadsync.analytics.display import member_names
 from leadsync.errors import DataValidationError
 from leadsync.tables import Validated
 
@@ -261,5 +262,6 @@ def assess_tracks(
         "status": pd.Categorical(status, categories=list(PACE_STATUSES), ordered=True),
     })
     frame = frame.sort_values("member_id", kind="stable").reset_index(drop=True)
-    return Validated(frame, merge_quarantines(issues.quarantine(), done_issues.quarantine()))
+    return Validated(frame, merge_quarantines(issues.quarantine(), done_issues.quarantine()),
+                     member_names(members))
 

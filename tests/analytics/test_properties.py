@@ -122,6 +122,13 @@ def frames_of(result: Any) -> dict[str, pd.DataFrame]:
 def assert_same(a: Any, b: Any, name: str) -> None:
     for key, left in frames_of(a).items():
         right = frames_of(b)[key]
+        if isinstance(left, pd.Series):  # member names, for display
+            pd.testing.assert_series_equal(left.sort_index(), right.sort_index(),
+                                           obj=f"{name}.{key}")
+            continue
+        if not isinstance(left, pd.DataFrame):  # a flag or a figure beside the frames
+            assert left == right, f"{name}.{key}"
+            continue
         pd.testing.assert_frame_equal(left, right, check_exact=False, rtol=1e-9, atol=1e-9,
                                       obj=f"{name}.{key}")
 
