@@ -1,7 +1,8 @@
 """leadsync: leadership signals from Notion or Airtable into typed pandas frames.
 
-Pull the tracking tables (``read_notion``, ``read_airtable``, or a nightly
-``leadsync sync`` into a local store), score them with
+Pull the tracking tables (``read_notion``, ``read_airtable`` for one typed
+frame, ``iter_notion``, ``iter_airtable`` for typed frames page by page, or a
+nightly ``leadsync sync`` into a local store), score them with
 :mod:`leadsync.analytics`, and push the monthly report back.
 """
 
@@ -38,7 +39,9 @@ if TYPE_CHECKING:
 # Imported on first use, so `import leadsync` loads no HTTP client.
 _LAZY = {
     "read_notion": "leadsync.connectors.notion",
+    "iter_notion": "leadsync.connectors.notion",
     "read_airtable": "leadsync.connectors.airtable",
+    "iter_airtable": "leadsync.connectors.airtable",
     "analytics": "leadsync.analytics",
     "open_store": "leadsync.store",
     "Store": "leadsync.store",
@@ -84,6 +87,8 @@ __all__ = [
     "analytics",
     "build_frame",
     "empty_frame",
+    "iter_airtable",
+    "iter_notion",
     "load_config",
     "open_store",
     "read_airtable",

@@ -343,7 +343,7 @@ def test_from_config_reads_the_configured_table(emu: Emulator, org: SampleOrg) -
     persisted = signals.field_ids
     emu.airtable.rename_field(emu.airtable.sample_base_id, "Signals", "Impact", "Impact level")
     with pytest.raises(SchemaError, match="impact -> 'Impact'"):
-        AirtableSource.from_config(config, "signals", env=env).fields()
+        AirtableSource.from_config(config, "signals", env=env).open()
     next_run = AirtableSource.from_config(config, "signals", env=env, field_ids=persisted)
     assert_exact(emu, org, list(next_run.fetch()))
 
