@@ -71,6 +71,8 @@ __all__ = [
     "Source",
     "SourceFactory",
     "TableSource",
+    "concat_frames",
+    "connector",
     "open_source",
     "pin_field_ids",
     "resolve_fields",
@@ -273,6 +275,9 @@ class FrameReader:
     - ``field_ids``: canonical column -> field id (pass it as the mapping next
       time to survive renames);
     - ``source``: :attr:`Source.identity` (service, table and upstream ids).
+
+    Pages go together with :func:`concat_frames` (``pd.concat`` chokes on a
+    frame held in ``attrs``).
     """
 
     def iter_pages(self: Source, cursor: Cursor | None = None, *,
@@ -309,6 +314,30 @@ class FrameReader:
                 "frame.attrs['quarantine'] (first: %s)", _label(self), len(quarantine),
                 self.table, quarantine["reason"].iloc[0])
         return frame
+
+
+def concat_frames(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Frames of one table (the pages of :meth:`FrameReader.iter_pages`) as one frame.
+
+    ``pd.concat`` cannot do it with the ``attrs`` kept: it compares the
+    inputs' ``attrs`` and a quarantine frame in them makes that comparison
+    raise. Here the rows are concatenated, the quarantines too, and the other
+    ``attrs`` are taken from the first frame.
+    """
+    frames = list(frames)
+    if not frames:
+        raise ValueError("no frames to put together")
+    bare = []
+    for frame in frames:
+        copy = frame.copy(deep=False)
+        copy.attrs = {}
+        bare.append(copy)
+    whole = pd.concat(bare, ignore_index=True)
+    quarantines = [f.attrs["quarantine"] for f in frames if "quarantine" in f.attrs]
+    whole.attrs = {k: v for k, v in frames[0].attrs.items() if k != "quarantine"}
+    if quarantines:
+        whole.attrs["quarantine"] = pd.concat(quarantines, ignore_index=True)
+    return whole
 
 
 def _label(source: Source) -> str:

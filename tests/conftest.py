@@ -14,6 +14,10 @@ from leadsync.emulator import Emulator, Limits
 
 REPO = Path(__file__).resolve().parents[1]
 
+#: leadsync's own suite uses the fixtures it ships (tests/emulator/test_pytest_plugin.py);
+#: they are opt-in, as for any user's suite.
+pytest_plugins = ["leadsync.emulator.pytest_plugin"]
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``live`` talk to the real services: skipped unless ``LEADSYNC_LIVE=1``."""
