@@ -1,4 +1,5 @@
-"""Shared test helpers: where the real API payloads live, and emulator fixtures."""
+"""Shared test helpers: where the real API payloads live (``tests/fixtures``), and emulator
+fixtures."""
 
 from __future__ import annotations
 
@@ -30,22 +31,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def shared_dir() -> Path:
-    """``../shared`` beside the clone, or ``$LEADSYNC_SHARED`` (for git worktrees)."""
-    return Path(os.environ.get("LEADSYNC_SHARED", REPO.parent / "shared")).resolve()
+#: The real Notion and Airtable payloads the tests compare against, each ``X.json`` with
+#: ``X.source.txt`` saying where it was recorded. Copies of ``../shared/fixtures`` (the
+#: reference they were taken from), so a clone alone runs the suite.
+FIXTURES = REPO / "tests" / "fixtures"
 
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    """The real Notion and Airtable payloads in ``../shared/fixtures`` (read, never copied)."""
-    path = shared_dir() / "fixtures"
-    if not (path / "notion").is_dir() or not (path / "airtable").is_dir():
-        pytest.fail(
-            f"the real API payloads are missing: expected {path}/notion and {path}/airtable. "
-            "Clone ../shared beside this repository, or set LEADSYNC_SHARED to its path.",
-            pytrace=False,
-        )
-    return path
+    """The real Notion and Airtable payloads in ``tests/fixtures``."""
+    return FIXTURES
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""The emulated Airtable API answers in the shapes of the real payloads in shared/fixtures.
+"""The emulated Airtable API answers in the shapes of the real payloads in tests/fixtures.
 
 Each test builds in the emulator the same kind of object a fixture recorded
 and compares the emulator's answer with the fixture's structure: the same

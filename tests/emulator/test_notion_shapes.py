@@ -1,6 +1,6 @@
 """Conformance: the emulator answers with the same structure as the real Notion API.
 
-Each real payload in ``../shared/fixtures/notion`` is compared with the
+Each real payload in ``tests/fixtures/notion`` is compared with the
 emulator's answer for the same kind of object by a structural comparator:
 dict keys, JSON types, list element shapes, and, for page properties, the
 value shape per property type (every value the emulator gives for a type
