@@ -240,7 +240,7 @@ def base_limiter(base_id: str, rps: float, *, endpoint_url: str = DEFAULT_ENDPOI
                  limiters: Limiters | None = None) -> RateLimiter:
     """The limiter for one base, shared by every table and client using it
     (from ``limiters``, default the process's)."""
-    return (limiters or DEFAULT_LIMITERS).get(
+    return (DEFAULT_LIMITERS if limiters is None else limiters).get(
         f"airtable {endpoint_url.rstrip('/')} {base_id}", rps)
 
 
@@ -289,7 +289,7 @@ class PacedAdapter(HTTPAdapter):
             return response
 
         return retrying(exchange, policy=client.policy, limiter=client.limiter(url),
-                        stats=client.stats, what=what)
+                        stats=client.stats, what=what, sleep=client.sleep)
 
 
 class AirtableClient(pyairtable.Api):
@@ -299,7 +299,8 @@ class AirtableClient(pyairtable.Api):
     the base's limiter comes from ``limiters`` (default: the process's
     :data:`~leadsync.connectors.base.DEFAULT_LIMITERS`). ``policy`` says how
     long to wait out 429s and how often to retry failures; ``stats`` counts
-    requests, 429s, retries and waiting. ``session`` is the ``requests``
+    requests, 429s, retries and waiting; the retries back off with ``sleep``
+    (default: the ``limiters``'). ``session`` is the ``requests``
     session to send through (the one HTTP seam, as Notion's ``httpx.Client``;
     a new one by default). pyairtable's own urllib3 retry is off: it gives
     up after about three seconds, ten times less than one 429 lock.
@@ -316,6 +317,7 @@ class AirtableClient(pyairtable.Api):
         stats: PullStats | None = None,
         limiters: Limiters | None = None,
         session: requests.Session | None = None,
+        sleep: Callable[[float], None] | None = None,
     ):
         install_scrub_filter()
         secret = _as_secret(token)
@@ -327,7 +329,8 @@ class AirtableClient(pyairtable.Api):
         self.rps = rps
         self.policy = policy or RetryPolicy(default_rate_wait=RATE_LIMIT_WAIT_SECONDS)
         self.stats = stats if stats is not None else PullStats()
-        self.limiters = limiters or DEFAULT_LIMITERS
+        self.limiters = DEFAULT_LIMITERS if limiters is None else limiters
+        self.sleep = sleep or self.limiters.sleep
         self._endpoint = endpoint_url
         self.server_clock = ServerClock()
         adapter = PacedAdapter(self)
@@ -434,6 +437,7 @@ class AirtableSource(FrameReader):
         schema_cache: Mapping[str, Any] | None = None,
         schemas: SchemaCache | None = None,
         progress: bool | None = False,
+        limiters: Limiters | None = None,
     ) -> AirtableSource:
         """The source for ``[tables.<table>]`` of ``leadsync.toml`` (a
         :class:`~leadsync.sources.SourceFactory`; not opened yet).
@@ -441,7 +445,8 @@ class AirtableSource(FrameReader):
         ``field_ids`` (canonical column -> ``fld…``, as :attr:`field_ids` gave
         it on an earlier run) takes precedence over the configured names, so a
         field renamed in Airtable keeps mapping. ``schema_cache`` and
-        ``schemas``: see the class.
+        ``schemas``: see the class. ``limiters`` owns the pacing (default: the
+        process's).
         """
         spec = config.tables.get(table)
         if spec is None or not spec.airtable_base or not spec.airtable_table:
@@ -454,6 +459,7 @@ class AirtableSource(FrameReader):
             policy=RetryPolicy(max_wait=config.sync.max_wait_seconds,
                                default_rate_wait=RATE_LIMIT_WAIT_SECONDS),
             stats=stats,
+            limiters=limiters,
         )
         ids = dict(field_ids or {})
         # persisted ids win for the columns the config maps (or all, without a config mapping)
@@ -1003,6 +1009,7 @@ def read_airtable(
     progress: bool | None = None,
     rps: float | None = REQUESTS_PER_SECOND,
     cursor: Cursor | None = None,
+    limiters: Limiters | None = None,
 ) -> pd.DataFrame:
     """One Airtable table as a canonical frame, in one call.
 
@@ -1018,10 +1025,12 @@ def read_airtable(
     :func:`iter_airtable` gives the same rows page by page.
 
     ``canonical=None`` returns every field instead, columns named by field
-    name and typed by field type, indexed by record id.
+    name and typed by field type, indexed by record id. ``limiters`` owns the
+    pacing (default: the process's, shared with every client of the base).
     """
     source = _notebook_source(base, table, mapping=mapping, canonical=canonical, token=token,
-                              endpoint_url=endpoint_url, progress=progress, rps=rps)
+                              endpoint_url=endpoint_url, progress=progress, rps=rps,
+                              limiters=limiters)
     with source:
         if canonical is None:
             return source.pull_raw()
@@ -1040,23 +1049,26 @@ def iter_airtable(
     progress: bool | None = None,
     rps: float | None = REQUESTS_PER_SECOND,
     cursor: Cursor | None = None,
+    limiters: Limiters | None = None,
 ) -> Iterator[pd.DataFrame]:
     """:func:`read_airtable` page by page: a typed frame per page of records (100 rows),
     each with the same ``attrs`` (its ``quarantine`` holds its own page's misfits)."""
     source = _notebook_source(base, table, mapping=mapping, canonical=canonical, token=token,
-                              endpoint_url=endpoint_url, progress=progress, rps=rps)
+                              endpoint_url=endpoint_url, progress=progress, rps=rps,
+                              limiters=limiters)
     with source:
         yield from source.iter_pages(cursor, members=members)
 
 
 def _notebook_source(base: str, table: str, *, mapping: Mapping[str, str] | None,
                      canonical: str | None, token: Secret | str | None, endpoint_url: str,
-                     progress: bool | None, rps: float | None) -> AirtableSource:
+                     progress: bool | None, rps: float | None,
+                     limiters: Limiters | None) -> AirtableSource:
     if token is None:
         token = secret_from_env("AIRTABLE_TOKEN")
         if token is None:
             raise ConfigError("AIRTABLE_TOKEN is not set; export the Airtable token in the "
                               "environment or pass token=")
-    client = AirtableClient(token, endpoint_url=endpoint_url, rps=rps)
+    client = AirtableClient(token, endpoint_url=endpoint_url, rps=rps, limiters=limiters)
     return AirtableSource(client, base, table, canonical=canonical or "signals",
                           mapping=mapping, progress=progress)

@@ -237,14 +237,17 @@ class Limiters:
     everything in a process shares pacing unless told otherwise. Callers
     build ``scope`` without secrets (e.g. a hash of the token).
 
-    ``clock`` and ``sleep`` are given to every limiter made (a test's
-    :class:`~leadsync.testing.ManualClock` paces without waiting).
+    ``clock`` and ``sleep`` are the time the owner's clients live in: every
+    limiter made paces by them, and the connectors' retries back off with
+    ``sleep`` unless given their own. A test gives a fake pair (a
+    :class:`~leadsync.testing.ManualClock`, or one that moves the emulator's
+    frozen clock) and nothing waits in real time.
     """
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep):
-        self._clock = clock
-        self._sleep = sleep
+        self.clock = clock
+        self.sleep = sleep
         self._limiters: dict[tuple[str, float], RateLimiter] = {}
         self._lock = threading.Lock()
 
@@ -254,18 +257,14 @@ class Limiters:
         with self._lock:
             limiter = self._limiters.get(key)
             if limiter is None:
-                limiter = self._limiters[key] = RateLimiter(rps, clock=self._clock,
-                                                            sleep=self._sleep)
+                limiter = self._limiters[key] = RateLimiter(rps, clock=self.clock,
+                                                            sleep=self.sleep)
             return limiter
 
     def reset(self) -> None:
         """Forget every limiter: the next request of each scope starts a fresh bucket."""
         with self._lock:
             self._limiters.clear()
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._limiters)
 
 
 #: The owner every connector uses unless given another: one limiter per scope a process.

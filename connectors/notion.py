@@ -272,7 +272,7 @@ class NotionAPI:
     through (the one HTTP seam: a test passes one on an ``httpx.MockTransport``).
     The integration's limiter comes from ``limiters`` (default: the process's
     :data:`~leadsync.connectors.base.DEFAULT_LIMITERS`) unless ``limiter`` is
-    given; ``sleep`` is the retries' (a test's fake clock).
+    given; the retries back off with ``sleep``, by default the ``limiters``'.
     Close it (or use it as a context manager) to release the connection pool.
     """
 
@@ -288,7 +288,7 @@ class NotionAPI:
         limiters: Limiters | None = None,
         http: httpx.Client | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ):
         secret = token if isinstance(token, Secret) else Secret(token, "NOTION_TOKEN")
         if not secret:
@@ -300,9 +300,9 @@ class NotionAPI:
         # Notion limits each integration (token), so every client with this token
         # in the process shares one bucket.
         fingerprint = hashlib.sha256(secret.reveal().encode()).hexdigest()[:16]
-        self.limiter = limiter or (limiters or DEFAULT_LIMITERS).get(
-            f"notion {self.base_url} {fingerprint}", rps)
-        self.sleep = sleep
+        limiters = DEFAULT_LIMITERS if limiters is None else limiters
+        self.limiter = limiter or limiters.get(f"notion {self.base_url} {fingerprint}", rps)
+        self.sleep = sleep or limiters.sleep
         self._own_http = http is None
         self._http = http or httpx.Client(
             limits=httpx.Limits(max_connections=8, max_keepalive_connections=8))
@@ -716,7 +716,8 @@ class NotionSource(FrameReader):
                     field_ids: Mapping[str, str] | None = None,
                     schema_cache: Mapping[str, Any] | None = None,
                     schemas: SchemaCache | None = None,
-                    progress: bool | None = False) -> NotionSource:
+                    progress: bool | None = False,
+                    limiters: Limiters | None = None) -> NotionSource:
         """The source for ``tables.<table>`` of ``leadsync.toml`` (a
         :class:`~leadsync.sources.SourceFactory`; not opened yet).
 
@@ -725,7 +726,8 @@ class NotionSource(FrameReader):
         renamed in Notion since keeps mapping. ``schema_cache`` is a
         :attr:`schema_snapshot` to open with (see the class). ``schemas`` is
         accepted for the contract's sake: a Notion table's schema serves that
-        table only, so there is nothing to share.
+        table only, so there is nothing to share. ``limiters`` owns the pacing
+        (default: the process's).
         """
         del schemas
         if config.workspace.kind != "notion":
@@ -743,6 +745,7 @@ class NotionSource(FrameReader):
             rps=config.limits.notion_rps,
             policy=RetryPolicy(max_wait=config.sync.max_wait_seconds),
             stats=stats,
+            limiters=limiters,
         )
         mapping: dict[str, str] | None = dict(spec.fields) if spec.fields else None
         if field_ids:
@@ -1180,6 +1183,7 @@ def read_notion(
     rps: float = 3.0,
     max_wait: float = 900.0,
     progress: bool | None = None,
+    limiters: Limiters | None = None,
 ) -> pd.DataFrame:
     """A Notion database (id or URL) or data source id as a canonical ``table`` frame.
 
@@ -1193,11 +1197,12 @@ def read_notion(
     renames) and ``source`` (database and data source ids); ``attrs["notion"]``
     is their older form. Long pulls show a progress bar on a terminal or in a
     notebook, log lines otherwise. :func:`iter_notion` gives the same rows page
-    by page.
+    by page. ``limiters`` owns the pacing (default: the process's, shared with
+    every client of the integration).
     """
     with _notebook_source(database, mapping=mapping, table=table, token=token,
                           base_url=base_url, data_source=data_source, rps=rps,
-                          max_wait=max_wait, progress=progress) as source:
+                          max_wait=max_wait, progress=progress, limiters=limiters) as source:
         return source.pull_frame(cursor, members=members)
 
 
@@ -1214,20 +1219,22 @@ def iter_notion(
     rps: float = 3.0,
     max_wait: float = 900.0,
     progress: bool | None = None,
+    limiters: Limiters | None = None,
 ) -> Iterator[pd.DataFrame]:
     """:func:`read_notion` page by page: a typed frame per page of results (100 rows),
     each with the same ``attrs`` (its ``quarantine`` holds its own page's misfits)."""
     with _notebook_source(database, mapping=mapping, table=table, token=token,
                           base_url=base_url, data_source=data_source, rps=rps,
-                          max_wait=max_wait, progress=progress) as source:
+                          max_wait=max_wait, progress=progress, limiters=limiters) as source:
         yield from source.iter_pages(cursor, members=members)
 
 
 def _notebook_source(database: str, *, mapping: Mapping[str, str] | None, table: str,
                      token: Secret | str | None, base_url: str, data_source: str | None,
-                     rps: float, max_wait: float, progress: bool | None) -> NotionSource:
+                     rps: float, max_wait: float, progress: bool | None,
+                     limiters: Limiters | None) -> NotionSource:
     api = NotionAPI(_token(token), base_url=base_url, rps=rps,
-                    policy=RetryPolicy(max_wait=max_wait))
+                    policy=RetryPolicy(max_wait=max_wait), limiters=limiters)
     return NotionSource(api, database, table, mapping=mapping, data_source=data_source,
                         progress=progress)
 

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from leadsync.connectors.base import Limiters
 
-from leadsync.emulator import Emulator, Limits
+from leadsync.emulator import Emulator, FrozenClock, Limits
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,3 +57,14 @@ def emulator() -> Iterator[Emulator]:
     """An empty emulator with no rate limits, serving on loopback."""
     with Emulator(seed=0, limits=Limits.unlimited()) as emu:
         yield emu
+
+
+def frozen_pacing(clock: FrozenClock) -> Limiters:
+    """Pacing in the emulator's frozen time: the connectors' limiters read ``clock``, and
+    their waits (pacing, ``Retry-After``, backoff) move it instead of sleeping.
+
+    The emulator's rate-limit buckets refill by the same clock, so whether a paced
+    client meets a 429 no longer depends on how fast the machine runs, and nothing
+    waits in real time.
+    """
+    return Limiters(clock=clock.monotonic, sleep=clock.sleep)

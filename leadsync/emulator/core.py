@@ -242,7 +242,7 @@ class FrozenClock(Clock):
             start = dt.datetime.fromisoformat(start.replace("Z", "+00:00"))
         if start.tzinfo is None:
             raise ValueError("FrozenClock needs an aware datetime")
-        self._now = start.astimezone(dt.UTC)
+        self._now = self._origin = start.astimezone(dt.UTC)
         self._pacing = pacing
         self._lock = threading.Lock()
 
@@ -259,13 +259,18 @@ class FrozenClock(Clock):
             self._now += dt.timedelta(seconds=seconds, **delta)
             return self._now
 
+    def sleep(self, seconds: float) -> None:
+        """Advance by ``seconds``, rounded up to the microsecond (the clock's grain): what
+        a client's wait becomes in frozen time, so a wait always covers what it waited for."""
+        self.advance(seconds=math.ceil(max(0.0, seconds) * 1_000_000) / 1_000_000)
+
     def monotonic(self) -> float:
-        """The frozen time as seconds (rate-limit buckets refill only when it moves),
+        """Seconds since the clock's start (rate-limit buckets refill only when it moves),
         or the ``pacing`` clock when one was given."""
         if self._pacing is not None:
             return self._pacing()
         with self._lock:
-            return self._now.timestamp()
+            return (self._now - self._origin).total_seconds()
 
 
 # ---------------------------------------------------------------------------
