@@ -242,6 +242,7 @@ def cap_emulator(rows: int, cap: int, per_minute: int) -> tuple[Emulator, list[s
 
 
 @pytest.mark.slow
+@pytest.mark.soak  # the real 10,000 cap; test_a_scaled_cap_is_passed_several_times runs always
 def test_12000_rows_are_pulled_completely_past_the_real_cap() -> None:
     emu, ids = cap_emulator(12_000, cap=10_000, per_minute=7)
     with emu:

@@ -92,6 +92,7 @@ def test_collect_pages_to_the_end_of_a_250_row_table(notion: Client, emu: Emulat
     assert len({r["id"] for r in small}) == 250
 
 
+@pytest.mark.soak  # the real cap; test_notion_query's scaled cap runs always
 def test_a_query_stops_at_10000_results_with_request_status(notion: Client,
                                                             emu: Emulator) -> None:
     ds = new_data_source(notion, emu, {"Name": {"title": {}}})
