@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -133,6 +134,7 @@ def assert_same(a: Any, b: Any, name: str) -> None:
                                       obj=f"{name}.{key}")
 
 
+@pytest.mark.soak  # 30 workspaces through every analysis twice: about half a minute
 @SETTINGS
 @given(workspace=workspaces(), seed=st.integers(0, 2**16))
 def test_inputs_unchanged_and_row_order_changes_nothing(
