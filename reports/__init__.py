@@ -5,8 +5,9 @@ The flow, pure until the last step::
     frames ──build_report──► LeadershipReport ──.document──► Document ──render_*──► text
                                                                    └──write_report──► files
 
-* :func:`build_report` (:mod:`.model`): canonical frames and a date in, every
-  analysis of the month out, as frames with member names;
+* :func:`build_report` (:mod:`.report`, over :func:`build_model` in
+  :mod:`.model`): canonical frames and a date in, every analysis of the month
+  out, as frames with member names;
 * :attr:`LeadershipReport.document` (:mod:`.compose`, :mod:`.document`): the
   report as renderer-neutral sections, tables (typed frames), notes, links
   and charts (PNG bytes with a title and alt text, :mod:`.charts`), which a
@@ -38,12 +39,13 @@ from leadsync.reports.job import ReportRun, run_report
 from leadsync.reports.links import row_links
 from leadsync.reports.markdown import render_markdown
 from leadsync.reports.model import (
-    LeadershipReport,
+    ReportModel,
     SyncStamp,
-    build_report,
+    build_model,
     last_complete_month,
     month_end,
 )
+from leadsync.reports.report import LeadershipReport, build_report
 from leadsync.reports.text import render_text
 from leadsync.reports.write import WrittenReport, write_report
 
@@ -57,11 +59,13 @@ __all__ = [
     "Link",
     "LinkList",
     "Paragraph",
+    "ReportModel",
     "ReportRun",
     "Section",
     "SyncStamp",
     "Table",
     "WrittenReport",
+    "build_model",
     "build_report",
     "compose",
     "last_complete_month",

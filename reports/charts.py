@@ -24,7 +24,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from leadsync.reports.document import Chart
-from leadsync.reports.model import TERCILES, LeadershipReport
+from leadsync.reports.model import TERCILES, ReportModel
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
@@ -262,7 +262,7 @@ def ninebox_chart(ninebox: pd.DataFrame) -> Chart:
     return _chart("ninebox", title, alt, figure)
 
 
-def render_charts(report: LeadershipReport) -> dict[str, Chart]:
+def render_charts(report: ReportModel) -> dict[str, Chart]:
     """Every chart of the report, by key, in the order the report shows them."""
     day = f"{report.meeting_day:%a %-d %b %Y}"
     charts = [

@@ -1,4 +1,4 @@
-"""Lay a :class:`~leadsync.reports.model.LeadershipReport` out as a :class:`Document`.
+"""Lay a :class:`~leadsync.reports.model.ReportModel` out as a :class:`Document`.
 
 Owns what the report says and in which order: the sections, their
 explanations, which columns each table shows and how, and where each chart
@@ -8,6 +8,8 @@ HTML, the Markdown, the text and a workspace page say the same thing.
 """
 
 from __future__ import annotations
+
+import weakref
 
 import pandas as pd
 from leadsync.reports.charts import render_charts
@@ -21,11 +23,11 @@ from leadsync.reports.document import (
     Section,
     Table,
 )
-from leadsync.reports.model import CALIBRATION_NOTE, LeadershipReport, month_label
+from leadsync.reports.model import CALIBRATION_NOTE, ReportModel, month_label
 
 from leadsync.analytics.timezones import POOLED_GROUP
 
-__all__ = ["SECTION_TITLES", "compose"]
+__all__ = ["SECTION_TITLES", "compose", "document_of"]
 
 #: Section keys and titles, in order (stable across months, for writers).
 SECTION_TITLES: dict[str, str] = {
@@ -53,7 +55,7 @@ def _section(key: str, *blocks: Block | None) -> Section:
     return Section(key, SECTION_TITLES[key], tuple(b for b in blocks if b is not None))
 
 
-def _summary(report: LeadershipReport) -> Section:
+def _summary(report: ReportModel) -> Section:
     head = report.headline
     figures = pd.DataFrame({
         "figure": pd.Series([
@@ -72,7 +74,7 @@ def _summary(report: LeadershipReport) -> Section:
         Column("figure", "Figure"), Column("value", "Value"))))
 
 
-def _scores(report: LeadershipReport, charts: dict[str, Figure]) -> Section:
+def _scores(report: ReportModel, charts: dict[str, Figure]) -> Section:
     frame = report.scores
     explain = Paragraph(
         "Each signal counts by its impact (Low 1, Medium 3, High 9 by default) and fades "
@@ -93,7 +95,7 @@ def _scores(report: LeadershipReport, charts: dict[str, Figure]) -> Section:
     return _section("scores", explain, table, charts.get("score-distribution"))
 
 
-def _trend(report: LeadershipReport) -> Section:
+def _trend(report: ReportModel) -> Section:
     months = [c for c in report.trend.columns if c not in ("member_id", "name")]
     columns = (Column("name", "Name"), *(
         Column(m, pd.Period(m, freq="M").strftime("%b %Y"), "number") for m in months))
@@ -102,7 +104,7 @@ def _trend(report: LeadershipReport) -> Section:
         Table("trend", report.trend, columns, empty="No members."))
 
 
-def _evidence(report: LeadershipReport) -> Section:
+def _evidence(report: ReportModel) -> Section:
     order = {m: i for i, m in enumerate(report.scores["member_id"])}
     frame = report.evidence.assign(_order=report.evidence["member_id"].map(order)).sort_values(
         ["_order", "contribution"], ascending=[True, False], kind="stable")
@@ -122,7 +124,7 @@ def _evidence(report: LeadershipReport) -> Section:
         ), empty="No signals yet."))
 
 
-def _ninebox(report: LeadershipReport, charts: dict[str, Figure]) -> Section:
+def _ninebox(report: ReportModel, charts: dict[str, Figure]) -> Section:
     box = report.ninebox.copy()
     box["listed"] = pd.Series([
         ", ".join(n[:BOX_NAMES]) + (f" and {len(n) - BOX_NAMES} more" if len(n) > BOX_NAMES
@@ -141,7 +143,7 @@ def _ninebox(report: LeadershipReport, charts: dict[str, Figure]) -> Section:
         ), caption=f"{int(box['members'].sum())} members scored."))
 
 
-def _activity(report: LeadershipReport, charts: dict[str, Figure]) -> Section:
+def _activity(report: ReportModel, charts: dict[str, Figure]) -> Section:
     frame = report.activity.assign(
         label=[pd.Period(m, freq="M").strftime("%b %Y") for m in report.activity["month"]])
     return _section("activity", charts.get("signals-by-type"), Table("activity", frame, (
@@ -170,7 +172,7 @@ def _representation_table(frame: pd.DataFrame, grouping: str, label: str) -> Tab
     ))
 
 
-def _representation(report: LeadershipReport, charts: dict[str, Figure]) -> Section:
+def _representation(report: ReportModel, charts: dict[str, Figure]) -> Section:
     return _section("representation", Paragraph(
         f"Each group's share of the team, of its leaders, of its pipeline (members on a "
         f"development track) and of its top-scored fifth. A group is flagged when its rate "
@@ -183,7 +185,7 @@ def _representation(report: LeadershipReport, charts: dict[str, Figure]) -> Sect
         _representation_table(report.representation, "offset_band", "UTC offset"))
 
 
-def _meetings(report: LeadershipReport, charts: dict[str, Figure]) -> Section:
+def _meetings(report: ReportModel, charts: dict[str, Figure]) -> Section:
     day = f"{report.meeting_day:%A %-d %B %Y}"
     if report.overlap_hours > 0:
         overlap = (f"On {day} everyone is in working hours at once for "
@@ -234,7 +236,7 @@ def _meetings(report: LeadershipReport, charts: dict[str, Figure]) -> Section:
     )
 
 
-def _tracks(report: LeadershipReport) -> Section:
+def _tracks(report: ReportModel) -> Section:
     rows = report.tracks[report.tracks["status"] == "needs support"].assign(
         done=lambda f: [f"{a}/{b}" for a, b in zip(f["milestones_done"], f["milestones_total"],
                                                    strict=True)])
@@ -246,7 +248,7 @@ def _tracks(report: LeadershipReport) -> Section:
     ), empty="Nobody on a track needs support."))
 
 
-def _promotions(report: LeadershipReport) -> Section:
+def _promotions(report: ReportModel) -> Section:
     return _section("promotions", Table("promotions", report.promotions, (
         Column("name", "Name"), Column("proposed_role", "Proposed role"),
         Column("weighted_score", "Weighted score", "number", digits=2),
@@ -256,7 +258,7 @@ def _promotions(report: LeadershipReport) -> Section:
     ), empty="No open nominations."))
 
 
-def _mentorship(report: LeadershipReport) -> Section:
+def _mentorship(report: ReportModel) -> Section:
     rows = report.mentorship[report.mentorship["status"] != "on time"].sort_values(
         "days_since", ascending=False)
     return _section("mentorship", Table("mentorship", rows, (
@@ -265,7 +267,7 @@ def _mentorship(report: LeadershipReport) -> Section:
     ), empty="Every mentee's check-ins are on time."))
 
 
-def _quiet(report: LeadershipReport) -> Section:
+def _quiet(report: ReportModel) -> Section:
     return _section("quiet", Paragraph(
         "Members whose recent signals are well under their own earlier rate: a reason to "
         "check in, not a judgement."), Table("quiet", report.quiet, (
@@ -276,7 +278,7 @@ def _quiet(report: LeadershipReport) -> Section:
         ), empty="Nobody has gone quiet."))
 
 
-def _sprint(report: LeadershipReport) -> Section:
+def _sprint(report: ReportModel) -> Section:
     due = report.rotation.sort_values("queue_position").head(3)
     return _section("sprint_rotation", Table("sprint_rotation", due, (
         Column("name", "Name"), Column("sprints_led", "Sprints led", "int"),
@@ -284,7 +286,7 @@ def _sprint(report: LeadershipReport) -> Section:
     ), empty="No sprint rotation recorded."))
 
 
-def _data_quality(report: LeadershipReport) -> Section:
+def _data_quality(report: ReportModel) -> Section:
     blocks: list[Block] = []
     quarantine = report.quarantine
     if quarantine.empty:
@@ -318,7 +320,7 @@ def _data_quality(report: LeadershipReport) -> Section:
     return _section("data_quality", *blocks)
 
 
-def _lead(report: LeadershipReport) -> tuple[Callout, ...]:
+def _lead(report: ReportModel) -> tuple[Callout, ...]:
     when = f"{report.as_of:%-d %B %Y}"
     if report.sync is not None:
         sync = (f"It reflects the store as of sync run {report.sync.run_id}, finished "
@@ -332,7 +334,7 @@ def _lead(report: LeadershipReport) -> tuple[Callout, ...]:
     return tuple(lead)
 
 
-def compose(report: LeadershipReport, *, charts: bool = True) -> Document:
+def compose(report: ReportModel, *, charts: bool = True) -> Document:
     """The report as a :class:`~leadsync.reports.document.Document`.
 
     With ``charts=False`` no chart is rendered and the figures are left out
@@ -352,3 +354,16 @@ def compose(report: LeadershipReport, *, charts: bool = True) -> Document:
         _data_quality(report),
     )
     return Document(report.title, subtitle, _lead(report), sections, report.headline)
+
+
+#: Documents already laid out, per report (charts are the slow part, and the
+#: HTML, the Markdown and a workspace writer all start from the same one).
+_documents: weakref.WeakKeyDictionary[ReportModel, Document] = weakref.WeakKeyDictionary()
+
+
+def document_of(report: ReportModel) -> Document:
+    """:func:`compose` with its charts, laid out once per report."""
+    document = _documents.get(report)
+    if document is None:
+        document = _documents[report] = compose(report)
+    return document

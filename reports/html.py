@@ -23,8 +23,9 @@ import base64
 import functools
 
 import jinja2
+from leadsync.reports.compose import document_of
 from leadsync.reports.document import Callout, Document, Figure, LinkList, Paragraph, Table
-from leadsync.reports.model import LeadershipReport
+from leadsync.reports.model import ReportModel
 
 __all__ = ["render_document_html", "render_html"]
 
@@ -59,7 +60,7 @@ def render_document_html(document: Document, *, fragment: bool = False,
     return template.render(doc=document, fragment=fragment, anchor=anchor)
 
 
-def render_html(report: LeadershipReport, *, fragment: bool = False) -> str:
+def render_html(report: ReportModel, *, fragment: bool = False) -> str:
     """The report as one self-contained HTML page (or, ``fragment``, for a notebook cell)."""
-    return render_document_html(report.document, fragment=fragment,
+    return render_document_html(document_of(report), fragment=fragment,
                                 anchor=f"ls-{report.month}")

@@ -26,13 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 from leadsync.reports.links import row_links
-from leadsync.reports.model import (
-    LeadershipReport,
-    SyncStamp,
-    build_report,
-    last_complete_month,
-    month_end,
-)
+from leadsync.reports.model import SyncStamp, last_complete_month, month_end
+from leadsync.reports.report import LeadershipReport, build_report
 from leadsync.reports.write import FORMATS, WrittenReport, write_report
 
 from leadsync.config import Config

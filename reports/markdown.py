@@ -13,6 +13,7 @@ computes use a true minus sign, which no spreadsheet reads as a formula.
 
 from __future__ import annotations
 
+from leadsync.reports.compose import document_of
 from leadsync.reports.document import (
     Block,
     Callout,
@@ -21,7 +22,7 @@ from leadsync.reports.document import (
     Paragraph,
     Table,
 )
-from leadsync.reports.model import LeadershipReport
+from leadsync.reports.model import ReportModel
 from tabulate import tabulate
 
 from leadsync.inert import markdown_cell, markdown_text, markdown_url
@@ -94,10 +95,10 @@ def render_document(document: Document, *, image_prefix: str = "") -> str:
     return "\n".join(out) + "\n"
 
 
-def render_markdown(report: LeadershipReport, *, image_prefix: str = "") -> str:
+def render_markdown(report: ReportModel, *, image_prefix: str = "") -> str:
     """The report as Markdown, linking each chart as ``image_prefix + chart.filename``.
 
     With the default prefix the images are expected beside the Markdown
     file, which is where :func:`leadsync.reports.write_report` puts them.
     """
-    return render_document(report.document, image_prefix=image_prefix)
+    return render_document(document_of(report), image_prefix=image_prefix)

@@ -1,11 +1,12 @@
 """The leadership-sync report model: every analysis the monthly sync looks at, as frames.
 
-:func:`build_report` is pure: canonical frames and a date in, a
-:class:`LeadershipReport` out; no I/O, no environment, no clock (the time of
+:func:`build_model` is pure: canonical frames and a date in, a
+:class:`ReportModel` out; no I/O, no environment, no clock (the time of
 the run and the sync it reflects come in as arguments). Its frames carry
-member names beside ids, for reading. :attr:`LeadershipReport.document` lays
-the report out as renderer-neutral sections (:mod:`leadsync.reports.document`),
-which the renderers and the workspace writers walk.
+member names beside ids, for reading. Layout (:mod:`leadsync.reports.compose`)
+and rendering build on it; :class:`~leadsync.reports.report.LeadershipReport`,
+what :func:`~leadsync.reports.build_report` returns, is this model with its
+document and notebook display.
 
 Tables a workspace does not track (milestones, check-ins, rotations,
 reviews) leave their section empty with a note saying which table would
@@ -17,10 +18,8 @@ with ``publishable=True``), since the report leaves the manager's hands.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -29,17 +28,14 @@ from leadsync import analytics
 from leadsync.analytics.timezones import POOLED_GROUP
 from leadsync.tables import IMPACT_LEVELS, QUARANTINE_COLUMNS, SIGNAL_TYPES, empty_frame
 
-if TYPE_CHECKING:
-    from leadsync.reports.document import Document
-
 __all__ = [
     "CALIBRATION_NOTE",
     "OPTIONAL_SECTIONS",
     "TERCILES",
-    "LeadershipReport",
+    "ReportModel",
     "RowLink",
     "SyncStamp",
-    "build_report",
+    "build_model",
     "last_complete_month",
     "month_end",
     "month_label",
@@ -95,11 +91,13 @@ def month_label(when: pd.Timestamp | dt.date) -> str:
 
 
 @dataclass(frozen=True, eq=False)
-class LeadershipReport:
+class ReportModel:
     """One month's leadership sync, as frames (names joined in for reading).
 
     Every frame with a ``member_id`` also has ``name``. Columns are those of
-    the analytics function named, plus what is said here.
+    the analytics function named, plus what is said here. Pure data:
+    :class:`~leadsync.reports.report.LeadershipReport` adds the layout and the
+    notebook display on top.
     """
 
     #: The report's date: the end of the month it covers, UTC.
@@ -197,20 +195,8 @@ class LeadershipReport:
             "sync_run": self.sync.run_id if self.sync else 0,
         }
 
-    @functools.cached_property
-    def document(self) -> Document:
-        """The report laid out as sections, tables, notes, links and charts (PNG)."""
-        from leadsync.reports.compose import compose
-
-        return compose(self)
-
-    def _repr_html_(self) -> str:
-        from leadsync.reports.html import render_html
-
-        return str(render_html(self, fragment=True))
-
     def __repr__(self) -> str:
-        return (f"<LeadershipReport {self.month}: {self.members} members, "
+        return (f"<{type(self).__name__} {self.month}: {self.members} members, "
                 f"{self.signals} signals>")
 
 
@@ -379,7 +365,7 @@ def _gather_quarantine(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def build_report(
+def build_model(
     frames: Mapping[str, pd.DataFrame],
     *,
     as_of: object,
@@ -395,7 +381,7 @@ def build_report(
     evidence_per_member: int = 3,
     rotation_weeks: int = 13,
     rotation_nodes: int = 50,
-) -> LeadershipReport:
+) -> ReportModel:
     """The report as of ``as_of`` from canonical ``frames`` (``signals`` and ``members`` required).
 
     ``as_of`` is usually :func:`month_end` of the month reported on.
@@ -513,7 +499,7 @@ def build_report(
             f"{sync.finished_at:%Y-%m-%d %H:%M} UTC, {age} days before this report was made: "
             "edits since then are not in it. Run `leadsync sync` and report again.")
 
-    return LeadershipReport(
+    return ReportModel(
         as_of=when,
         members=len(members),
         signals=len(recorded),

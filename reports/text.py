@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from leadsync.reports.compose import compose
 from leadsync.reports.document import Callout, Document, LinkList, Paragraph, Table
-from leadsync.reports.model import LeadershipReport
+from leadsync.reports.model import ReportModel
 from tabulate import tabulate
 
 from leadsync.inert import one_line
@@ -62,6 +62,6 @@ def render_document_text(document: Document) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_text(report: LeadershipReport) -> str:
+def render_text(report: ReportModel) -> str:
     """The report for a terminal or a log (no charts are rendered for it)."""
     return render_document_text(compose(report, charts=False))

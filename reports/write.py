@@ -19,10 +19,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from leadsync.reports.compose import document_of
 from leadsync.reports.document import Document
 from leadsync.reports.html import render_document_html
 from leadsync.reports.markdown import render_document
-from leadsync.reports.model import LeadershipReport
+from leadsync.reports.model import ReportModel
 
 from leadsync.errors import ReportWriteError
 
@@ -120,10 +121,10 @@ def write_document(document: Document, directory: str | os.PathLike[str], *,
     return WrittenReport(out, files, charts)
 
 
-def write_report(report: LeadershipReport, directory: str | os.PathLike[str], *,
+def write_report(report: ReportModel, directory: str | os.PathLike[str], *,
                  formats: Iterable[str] = ("html", "md")) -> WrittenReport:
     """Write ``report`` into ``directory``: ``report.html`` (self-contained), ``report.md``
     and, beside the Markdown, its chart images (``chart-*.png``).
     """
-    return write_document(report.document, directory, formats=formats,
+    return write_document(document_of(report), directory, formats=formats,
                           anchor=f"ls-{report.month}")
