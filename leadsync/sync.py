@@ -27,12 +27,15 @@ first (the others resolve their member references against it):
    batch instead marks the table's quarantine stale, and it is recomputed whole
    from the stored rows in the table's last transaction.
 4. **Move the cursor**, after the pull has ended, in one transaction, to the
-   newest server edit time seen (:meth:`Cursor.advanced`) or, when later, to
-   the source's ``watermark`` (a minute or two before the server's time when
-   the pull began, from its answers' ``Date``), with the resolved field ids
-   and the schema snapshot. The watermark is what lets a quiet table cost one query: rows
-   that carry no newer edit time (a bulk import, an Airtable table with no
-   last-modified field) are not read again each night.
+   source's ``watermark`` (a minute or two before the server's time when the
+   pull began, from its answers' ``Date``) and no further, or, for a source
+   that reports none, to the newest server edit time seen
+   (:meth:`Cursor.advanced`); with the resolved field ids and the schema
+   snapshot (:func:`_next_cursor`). Not past the pull's start: a row read early
+   and edited while the pull went on must come back next time. The watermark
+   is also what lets a quiet table cost one query: rows that carry no newer
+   edit time (a bulk import, an Airtable table with no last-modified field)
+   are not read again each night.
 5. **Reconcile** when due (``--full``, the first run, or ``sync.full_every_days``
    elapsed since the table's last reconciliation; 0 means every run): the ids
    of every live row (``source.list_ids()``, or the ids a full pull just saw)
@@ -337,19 +340,27 @@ def _pull(run: _Run, table: str, fetched: Iterable[Record],
     return advanced
 
 
-def _with_watermark(cursor: Cursor, source: Source) -> Cursor:
-    """``cursor`` moved up to the source's ``watermark`` when it reports one.
+def _next_cursor(start: Cursor, pulled: Cursor, source: Source) -> Cursor:
+    """Where the table's cursor moves after a pull that began at ``start``.
 
-    A connector may know the server's time when its pull began (both read the
-    ``Date`` of their answers); every row edited later will come back from a pull
-    at that cursor, so the cursor need not wait for a row that carries a newer
-    edit time. Without it, a table whose records carry only creation times
-    would be read again from its newest creation every night.
+    When the source reports a ``watermark`` (the server's time when the pull
+    began, from the ``Date`` of its answers, a little before it), the cursor
+    moves there and no further: a row read early in a long pull and edited
+    while the pull went on is in the store with its old values, and a cursor
+    taken from a later row's newer edit time would start the next query after
+    that edit. Every row edited after the watermark comes back next time,
+    whether or not any row read carries a newer edit time (so a table whose
+    records only carry creation times is not read again each night).
+
+    Without a watermark, ``pulled``: the newest edit time the rows carried.
+    The cursor never moves back.
     """
     watermark = source.watermark
-    if watermark is not None and (cursor.since is None or watermark > cursor.since):
-        return Cursor(watermark, cursor.lag)
-    return cursor
+    if watermark is None:
+        return pulled
+    if start.since is not None and start.since >= watermark:
+        return start
+    return Cursor(watermark, start.lag)
 
 
 @dataclass
@@ -438,8 +449,8 @@ def _sync_table(run: _Run, opened: _Opened) -> TableSummary:
     whole = full_read or (stored is not None and stored.quarantine_stale)
     records = opened.records if opened.records is not None else \
         source.fetch(None if full_read else start)
-    cursor = _with_watermark(
-        _pull(run, table, records, members, summary, changed, seen, start, whole), source)
+    cursor = _next_cursor(
+        start, _pull(run, table, records, members, summary, changed, seen, start, whole), source)
     crash("fetch-done", table)
 
     resolved = _field_ids(source)
@@ -462,9 +473,9 @@ def _sync_table(run: _Run, opened: _Opened) -> TableSummary:
                 else:
                     seen = set()
                     summary.full_read = True
-                    cursor = _with_watermark(
-                        _pull(run, table, source.fetch(None), members, summary, changed,
-                              seen, cursor, True), source)
+                    cursor = _next_cursor(
+                        cursor, _pull(run, table, source.fetch(None), members, summary,
+                                      changed, seen, cursor, True), source)
                     store.commit_cursor(table, since=cursor.since, lag=lag,
                                         field_ids=resolved, field_names=names, finish=False,
                                         now=run.clock(), schema_snapshot=snapshot)
