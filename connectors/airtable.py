@@ -121,6 +121,7 @@ from .airtable_decode import (
     decode_frame,
     decode_record,
     find_table,
+    gather_records,
     plan_columns,
 )
 from .airtable_encode import EncodeError, encode_value, is_blank
@@ -133,9 +134,13 @@ from .base import (
     ServerClock,
     WriteResult,
     parse_retry_after,
+    prefetched,
     retrying,
 )
 from .errors import classify_status, classify_transport
+
+if TYPE_CHECKING:
+    from leadsync.frames import CellBatch
 
 __all__ = [
     "BATCH_SIZE",
@@ -712,6 +717,25 @@ class AirtableSource(FrameReader):
 
     # -- the Source contract ---------------------------------------------------
 
+    def _checked_pages(self, cursor: Cursor | None, bar: Progress
+                       ) -> Iterator[tuple[list[dict[str, Any]], Any, AirtableField | None]]:
+        """Each page of the listing with the column plans and edit-time field it decodes by;
+        while the schema comes from a snapshot, a page whose cells do not fit it makes the
+        schema be read first (see "Schema snapshots")."""
+        plans: tuple[Any, AirtableField | None] | None = None
+        for page in self._pages(lambda table: self._fetch_options(table, cursor), "", bar):
+            if self.cached:
+                edited = self.fetch_schema().last_modified_field()
+                misfit = self._misfit(page, [*self.fields.values(),
+                                             *([edited] if edited else [])])
+                if misfit is not None:
+                    self._refresh(misfit)
+                    plans = None
+            if plans is None:
+                plans = (plan_columns(self.table, self.fields),
+                         self.fetch_schema().last_modified_field())
+            yield page, plans[0], plans[1]
+
     def fetch(self, cursor: Cursor | None = None) -> Iterator[Record]:
         """Every record edited at or after ``cursor.query_from`` (all without), page by page.
 
@@ -730,29 +754,49 @@ class AirtableSource(FrameReader):
         self.open()
         self.notes = []
         count = 0
-        plans: tuple[Any, AirtableField | None] | None = None
         bar = Progress(f"airtable {self.fetch_schema().name}", unit="records",
                        show=self.progress, logger=log)
         try:
             with bar, self.client.server_clock.watch() as times:
-                pages = self._pages(lambda table: self._fetch_options(table, cursor), "", bar)
-                for page in pages:
-                    if self.cached:
-                        edited = self.fetch_schema().last_modified_field()
-                        misfit = self._misfit(page, [*self.fields.values(),
-                                                     *([edited] if edited else [])])
-                        if misfit is not None:
-                            self._refresh(misfit)
-                            plans = None
-                    if plans is None:
-                        plans = (plan_columns(self.table, self.fields),
-                                 self.fetch_schema().last_modified_field())
+                for page, plans, edited in self._checked_pages(cursor, bar):
                     for raw in page:
                         count += 1
-                        record = decode_record(raw, plans[0], edited_field=plans[1],
+                        record = decode_record(raw, plans, edited_field=edited,
                                                notes=self.notes)
                         with bar.paused():  # the caller's time, not the pull's
                             yield record
+            self.watermark = ServerClock.watermark(times)
+        finally:
+            self.stats.rows += count
+            self.stats.seconds += bar.seconds
+        if self.notes:
+            log.info("airtable %s: %d cell(s) held NaN and were read as empty (%s)",
+                     self.airtable_table, len(self.notes), self.notes[0])
+
+    def fetch_cells(self, cursor: Cursor | None = None) -> Iterator[CellBatch]:
+        """:meth:`fetch` for frames: a page of records at a time, decoded a column at a
+        time (:func:`~leadsync.connectors.airtable_decode.gather_records`), the next page
+        requested while this one is decoded (:func:`~leadsync.connectors.base.prefetched`).
+        The rows are those :meth:`fetch` yields, decoded alike."""
+        self.open()
+        self.notes = []
+        count = 0
+        bar = Progress(f"airtable {self.fetch_schema().name}", unit="records",
+                       show=self.progress, logger=log)
+
+        def groups() -> Iterator[tuple[list[dict[str, Any]], Any, AirtableField | None]]:
+            for page, plans, edited in self._checked_pages(cursor, bar):
+                for start in range(0, len(page), PAGE_SIZE):
+                    yield page[start:start + PAGE_SIZE], plans, edited
+
+        try:
+            with bar, self.client.server_clock.watch() as times:
+                for page, plans, edited in prefetched(groups(), ahead=2):
+                    count += len(page)
+                    cells = gather_records(page, plans, self.table, edited_field=edited,
+                                           notes=self.notes)
+                    with bar.paused():
+                        yield cells
             self.watermark = ServerClock.watermark(times)
         finally:
             self.stats.rows += count

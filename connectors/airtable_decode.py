@@ -58,7 +58,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -66,6 +66,9 @@ from leadsync.errors import NotFoundError
 from leadsync.tables import MemberRef, schema
 
 from .base import FieldRef, Record
+
+if TYPE_CHECKING:
+    from leadsync.frames import CellBatch
 
 __all__ = [
     "COMPUTED_TYPES",
@@ -81,6 +84,7 @@ __all__ = [
     "decode_record",
     "decode_time",
     "find_table",
+    "gather_records",
     "plan_columns",
 ]
 
@@ -685,3 +689,208 @@ def _typed(f: AirtableField, values: list[Any], index: pd.Index) -> pd.Series:
         return pd.Series(pd.to_datetime(pd.Series(stamps, dtype="object"), utc=True).to_numpy(),
                          index=index, dtype="datetime64[us, UTC]")
     return pd.Series(values, index=index, dtype="object")
+
+
+# ---------------------------------------------------------------------------
+# Many records at once, a column at a time
+
+#: An Airtable date (a ``date`` field's first ten characters).
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+#: A date or a date-time (with or without an offset) as :func:`decode_time` reads it.
+ISO_DATE_OR_TIME = (r"^\d{4}-\d{2}-\d{2}"
+                    r"(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?)?$")
+#: A date-time (a last-modified stamp that stands for the edit time).
+ISO_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?$"
+_STAMP = re.compile(ISO_TIME)
+
+
+class _Miss:
+    """A cell the fast path does not take: its record goes through :func:`decode_record`."""
+
+    def __repr__(self) -> str:
+        return "<miss>"
+
+
+_MISS: Any = _Miss()
+_NONE_OR_STR = frozenset({str, type(None)})
+
+
+def _exact_date(text: Any) -> Any:
+    return dt.date.fromisoformat(text) if isinstance(text, str) else text
+
+
+def _exact_time(text: Any) -> Any:
+    return decode_time(text) if isinstance(text, str) else text
+
+
+def _exact_envelope(text: Any) -> Any:
+    return _envelope_time(text) if isinstance(text, str) else text
+
+
+def _exact_stamp(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    value = decode_time(text)
+    return value if isinstance(value, dt.datetime) else None
+
+
+def _cells_of(f: AirtableField, fields_list: list[Mapping[str, Any]]) -> list[Any]:
+    """The cells of one field in every record, looked up by id then by name."""
+    fid, name = f.id, f.name
+    return [fl[fid] if fid in fl else fl.get(name) for fl in fields_list]
+
+
+def _ref_of_text(text: str, cache: dict[str, MemberRef | None]) -> MemberRef | None:
+    if text in cache:
+        return cache[text]
+    ref = cache[text] = _as_ref(text)
+    return ref
+
+
+def _fast_column(plan: ColumnPlan, values: list[Any], refs: dict[Any, Any]) -> list[Any] | None:
+    """The cells of a column of a common field type fitted to the column, as
+    :func:`decode_record` fits them (None: not a common type; :data:`_MISS`:
+    a cell of another shape)."""
+    ftype, kind = plan.field.type, plan.kind
+    member = kind in ("member", "members")
+    if ftype in _TEXT_TYPES:
+        if not {v.__class__ for v in values} <= _NONE_OR_STR:
+            values = [v if v is None or v.__class__ is str else _MISS for v in values]
+        if not member:
+            return values
+        text_refs: dict[str, MemberRef | None] = refs.setdefault("text", {})
+        out: list[Any] = []
+        for v in values:
+            if v is None or v is _MISS:
+                out.append(v if v is _MISS else (() if kind == "members" else None))
+                continue
+            ref = _ref_of_text(v, text_refs)
+            listed = [ref] if ref is not None else []
+            out.append(tuple(listed) if kind == "members" else (ref if listed else None))
+        return out
+    if ftype == "multipleRecordLinks" and member:
+        links: dict[str, MemberRef] = refs.setdefault("relation", {})
+        out = []
+        for v in values:
+            if v is None:
+                out.append(() if kind == "members" else None)
+                continue
+            if v.__class__ is not list or not all(x.__class__ is str for x in v):
+                out.append(_MISS)
+                continue
+            found = [links.get(x) or links.setdefault(x, MemberRef("relation", x)) for x in v]
+            if kind == "members":
+                out.append(tuple(found))
+            elif not found:
+                out.append(None)
+            else:
+                out.append(found[0] if len(found) == 1 else found)
+        return out
+    if ftype in _PERSON_TYPES and member:
+        people: dict[Any, MemberRef] = refs.setdefault("person", {})
+        out = []
+        for v in values:
+            if v is None:
+                out.append(() if kind == "members" else None)
+                continue
+            if v.__class__ is not dict or not v.get("id") or "error" in v:
+                out.append(_MISS)
+                continue
+            key = (str(v["id"]), v.get("name"), v.get("email"))
+            ref = people.get(key) or people.setdefault(key, MemberRef("person", *key))
+            out.append((ref,) if kind == "members" else ref)
+        return out
+    if ftype in _TIME_TYPES and kind == "timestamp":
+        if not {v.__class__ for v in values} <= _NONE_OR_STR:
+            values = [v if v is None or v.__class__ is str else _MISS for v in values]
+        return values
+    if ftype == "date" and kind == "timestamp":
+        return [v if v is None else (v[:10] if v.__class__ is str else _MISS) for v in values]
+    return None
+
+
+def gather_records(raws: Sequence[Mapping[str, Any]], plans: Sequence[ColumnPlan], table: str,
+                   *, edited_field: AirtableField | None = None,
+                   notes: list[str] | None = None) -> CellBatch:
+    """Many records -> a :class:`~leadsync.frames.CellBatch`: :func:`decode_record` a column at
+    a time.
+
+    Each mapped field is read from every record in one pass and fitted to its
+    column the way :func:`decode_record` fits it: the common field types
+    (text, single select, URL, email, phone, links, collaborators, dates and
+    date-times) by a fast path, the rest cell by cell with
+    :func:`decode_cell`. A record where a cell has another shape is decoded
+    by :func:`decode_record` when the batch is prepared, so every row is what
+    that function makes of it and a record with an error cell becomes one of
+    the batch's ``broken`` records. Dates and date-times stay the ISO text
+    Airtable sent; :meth:`~leadsync.frames.CellBatch.prepare` checks and
+    parses each such column in one call. ``notes`` collects NaNs read as
+    empty, as with :func:`decode_record`.
+    """
+    import functools
+
+    from leadsync.frames import CellBatch
+
+    fields_list = [raw.get("fields") or {} for raw in raws]
+    sink = notes if notes is not None else []
+    miss: set[int] = set()
+    cells: dict[str, list[Any]] = {}
+    light: dict[str, str] = {}
+    to_exact: dict[str, Any] = {}
+    refs: dict[Any, Any] = {}
+    for plan in plans:
+        f = plan.field
+        values = _cells_of(f, fields_list)
+        fitted = _fast_column(plan, values, refs)
+        if fitted is None:
+            fitted = []
+            for v in values:
+                try:
+                    fitted.append(_for_column(plan, decode_cell(f, v), sink))
+                except CellError:
+                    fitted.append(_MISS)
+        elif plan.kind == "timestamp" and f.type in _TIME_TYPES:
+            light[plan.column] = ISO_DATE_OR_TIME
+            to_exact[plan.column] = _exact_time
+        elif plan.kind == "timestamp" and f.type == "date":
+            light[plan.column] = ISO_DATE
+            to_exact[plan.column] = _exact_date
+        for i, v in enumerate(fitted):
+            if v is _MISS:
+                miss.add(i)
+                fitted[i] = None
+        cells[plan.column] = fitted
+    cells["source_id"] = [str(raw["id"]) for raw in raws]
+    created = [raw.get("createdTime") for raw in raws]
+    created = [v if v is None or v.__class__ is str else None for v in created]
+    cells["created_time"] = created
+    light["created_time"] = ISO_DATE_OR_TIME
+    to_exact["created_time"] = _exact_envelope
+    if edited_field is None:
+        cells["last_edited_time"] = list(created)
+        to_exact["last_edited_time"] = _exact_envelope
+    else:
+        stamps = _cells_of(edited_field, fields_list)
+        edited: list[Any] = []
+        for i, (stamp, made) in enumerate(zip(stamps, created, strict=True)):
+            if stamp.__class__ is str:
+                if _STAMP.match(stamp):
+                    edited.append(stamp)
+                else:  # a date, or text decode_time may or may not read
+                    miss.add(i)
+                    edited.append(None)
+            else:
+                edited.append(made)
+        cells["last_edited_time"] = edited
+        to_exact["last_edited_time"] = _exact_envelope
+    light["last_edited_time"] = ISO_DATE_OR_TIME
+    mapped = tuple(plan.column for plan in plans)
+    redecode = functools.partial(_redecode, plans=tuple(plans), edited_field=edited_field)
+    return CellBatch(table, cells["source_id"], cells, mapped, to_exact=to_exact, light=light,
+                     raw=list(raws), miss=miss, redecode=redecode)
+
+
+def _redecode(raw: Mapping[str, Any], *, plans: Sequence[ColumnPlan],
+              edited_field: AirtableField | None) -> Record:
+    """:func:`decode_record` of a record the column-wise path left (NaN notes were taken)."""
+    return decode_record(raw, plans, edited_field=edited_field)

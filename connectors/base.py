@@ -13,6 +13,8 @@ live in the core. What its requests need is here:
   ``Retry-After``, 5xx, timeouts, resets) and nothing else, with tenacity;
 - :class:`ServerClock` reads the server's time from its answers (the
   watermark a cursor may move to);
+- :func:`prefetched` runs a listing a page ahead in a worker thread, so the
+  next answer is on its way while the last one is decoded;
 - :class:`WriteResult` is what a write did.
 
 HTTP failures become leadsync errors in one place, :mod:`~leadsync.connectors.errors`.
@@ -30,10 +32,11 @@ import datetime as dt
 import email.utils
 import logging
 import math
+import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -61,6 +64,7 @@ __all__ = [
     "WriteResult",
     "interactive",
     "parse_retry_after",
+    "prefetched",
     "records_to_frame",
     "resolve_fields",
     "retrying",
@@ -274,6 +278,74 @@ DEFAULT_LIMITERS = Limiters()
 def shared_limiter(scope: str, rps: float) -> RateLimiter:
     """``DEFAULT_LIMITERS.get(scope, rps)`` (the name this had before :class:`Limiters`)."""
     return DEFAULT_LIMITERS.get(scope, rps)
+
+
+# ---------------------------------------------------------------------------
+# Overlap
+
+
+class _Done:
+    """The worker's last word: the listing ended (``error`` None) or failed."""
+
+    def __init__(self, error: BaseException | None = None):
+        self.error = error
+
+
+def prefetched(items: Iterable[T], *, ahead: int = 1,
+               name: str = "leadsync-prefetch") -> Iterator[T]:
+    """``items``, produced by a worker thread up to ``ahead`` items in advance.
+
+    A listing's next page is requested while the caller still works on the
+    last one: the HTTP exchange (which waits on the network or the rate
+    limiter, without the GIL) overlaps the decoding. Everything ``items``
+    does (requests, retries, pacing, schema checks) runs in the worker, one
+    request at a time as before; an exception it raises is raised here, where
+    the item it would have produced is asked for. A caller that stops early
+    (closes this generator) makes the worker stop after the item it is on.
+    """
+    handoff: queue.Queue[Any] = queue.Queue(maxsize=max(1, ahead))
+    stop = threading.Event()
+    iterator = iter(items)
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in iterator:
+                if not put(item):
+                    break
+        except BaseException as exc:  # handed to the caller, who raises it
+            put(_Done(exc))
+            return
+        finally:
+            if stop.is_set():
+                close = getattr(iterator, "close", None)
+                if close is not None:
+                    try:
+                        close()
+                    except Exception:  # the caller has gone; nothing to report to
+                        log.debug("closing an abandoned listing failed", exc_info=True)
+        put(_Done())
+
+    worker = threading.Thread(target=work, name=name, daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = handoff.get()
+            if isinstance(item, _Done):
+                if item.error is not None:
+                    raise item.error
+                return
+            yield item
+    finally:
+        stop.set()
 
 
 # ---------------------------------------------------------------------------

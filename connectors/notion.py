@@ -132,6 +132,7 @@ from .base import (
     ServerClock,
     WriteResult,
     parse_retry_after,
+    prefetched,
     retrying,
 )
 from .errors import classify_status, classify_transport
@@ -141,6 +142,7 @@ from .notion_decode import (
     decode_property_items,
     decode_rich_text,
     field_refs,
+    gather_pages,
     needs_expansion,
     property_by_id,
     property_key,
@@ -151,6 +153,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from leadsync.config import Config
+    from leadsync.frames import CellBatch
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -838,22 +841,60 @@ class NotionSource(FrameReader):
 
     def _pages(self, filter_: Mapping[str, Any] | None, *, what: str,
                title_only: bool = False) -> Iterator[dict[str, Any]]:
-        """:meth:`NotionDataSource.iter_pages` of the connected data source; a 404 for a
-        cached data source id resolves the configured database afresh and queries once more."""
+        """:meth:`NotionDataSource.iter_pages` of the connected data source.
+
+        Only the mapped properties are asked for (``filter_properties``; the
+        title for an id listing), so Notion sends, and leadsync parses, no
+        more than it decodes. A 404 for a cached data source id resolves the
+        configured database afresh and queries once more; a 400 naming a
+        property (a mapped property deleted since the schema was read) reads
+        the schema again, which ends in the :class:`~leadsync.errors.SchemaError`
+        of a mapping that no longer resolves.
+        """
         ds = self.connect()
         answered = False
         try:
-            for page in ds.iter_pages(filter_, what=what, filter_properties=(
-                    [ds.title_property.id] if title_only else None)):
+            for page in ds.iter_pages(filter_, what=what,
+                                      filter_properties=self._wanted(ds, title_only)):
                 answered = True
                 yield page
             return
         except NotFoundError:
             if answered or not self.cached:
                 raise
+        except RequestRejectedError as exc:
+            if title_only or not _names_a_property(exc):
+                raise
+            self._refresh(f"Notion refused the mapped properties ({exc})")
+            raise  # the mapping still resolves: the refusal was not a schema change
         ds = self._refresh(f"Notion does not know data source {ds.id}", resolve_target=True)
-        yield from ds.iter_pages(filter_, what=what, filter_properties=(
-            [ds.title_property.id] if title_only else None))
+        yield from ds.iter_pages(filter_, what=what,
+                                 filter_properties=self._wanted(ds, title_only))
+
+    def _wanted(self, ds: NotionDataSource, title_only: bool) -> list[str]:
+        """The properties a query asks for: the title (id listings) or every mapped one."""
+        if title_only:
+            return [ds.title_property.id]
+        ids = [ref.id for column, ref in self._fields.items() if column not in META_COLUMNS]
+        return list(dict.fromkeys(ids)) or [ds.title_property.id]
+
+    def _query_filter(self, cursor: Cursor | None) -> dict[str, Any] | None:
+        since = cursor.query_from if cursor is not None else None
+        if since is None:
+            return None
+        return {"timestamp": "last_edited_time",
+                "last_edited_time": {"on_or_after": _iso(since)}}
+
+    def _checked_pages(self, filter_: Mapping[str, Any] | None, what: str
+                       ) -> Iterator[tuple[dict[str, Any], dict[str, FieldRef]]]:
+        """Each page of the pull, complete (:meth:`_expand`), with the properties it decodes
+        by; a page that contradicts a cached schema makes the schema be read first."""
+        for page in self._pages(filter_, what=what):
+            if self.cached:
+                change = self._schema_change(page)
+                if change is not None:
+                    self._refresh(change)
+            yield self._expand(page), self._fields
 
     # -- the Source contract ---------------------------------------------------
 
@@ -869,25 +910,51 @@ class NotionSource(FrameReader):
         read now was edited recently.
         """
         self.connect()
-        since = cursor.query_from if cursor is not None else None
-        filter_ = None
-        if since is not None:
-            filter_ = {"timestamp": "last_edited_time",
-                       "last_edited_time": {"on_or_after": _iso(since)}}
         what = f"pull {self.table} from Notion"
         bar = Progress(what, show=self.progress, logger=log)
         try:
             with bar, self.api.server_clock.watch() as answered:
-                for page in self._pages(filter_, what=what):
-                    if self.cached:
-                        change = self._schema_change(page)
-                        if change is not None:
-                            self._refresh(change)
-                    record = decode_page(self._expand(page), self._fields, self.table)
+                for page, fields in self._checked_pages(self._query_filter(cursor), what):
+                    record = decode_page(page, fields, self.table)
                     self.stats.rows += 1
                     bar.update(1)
                     with bar.paused():  # the caller's time, not the pull's
                         yield record
+            self.watermark = ServerClock.watermark(answered)
+        finally:
+            self.stats.seconds += bar.seconds
+
+    def fetch_cells(self, cursor: Cursor | None = None) -> Iterator[CellBatch]:
+        """:meth:`fetch` for frames: the rows a page of results at a time, decoded a column
+        at a time (:func:`~leadsync.connectors.notion_decode.gather_pages`), the next page
+        requested while this one is decoded (:func:`~leadsync.connectors.base.prefetched`).
+        The rows are those :meth:`fetch` yields, decoded alike."""
+        self.connect()
+        what = f"pull {self.table} from Notion"
+        bar = Progress(what, show=self.progress, logger=log)
+
+        def groups() -> Iterator[tuple[list[dict[str, Any]], dict[str, FieldRef]]]:
+            batch: list[dict[str, Any]] = []
+            fields: dict[str, FieldRef] | None = None
+            for page, page_fields in self._checked_pages(self._query_filter(cursor), what):
+                if batch and (page_fields is not fields or len(batch) >= PAGE_SIZE):
+                    assert fields is not None
+                    yield batch, fields
+                    batch = []
+                fields = page_fields
+                batch.append(page)
+            if batch:
+                assert fields is not None
+                yield batch, fields
+
+        try:
+            with bar, self.api.server_clock.watch() as answered:
+                for pages, fields in prefetched(groups(), ahead=2):
+                    cells = gather_pages(pages, fields, self.table)
+                    self.stats.rows += len(pages)
+                    bar.update(len(pages))
+                    with bar.paused():
+                        yield cells
             self.watermark = ServerClock.watermark(answered)
         finally:
             self.stats.seconds += bar.seconds
@@ -941,6 +1008,11 @@ class NotionSource(FrameReader):
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def _names_a_property(exc: RequestRejectedError) -> bool:
+    """A 400 about a property (``Could not find property with name or id: …``)."""
+    return exc.status == 400 and "propert" in str(exc).lower()
 
 
 def _iso(when: dt.datetime) -> str:

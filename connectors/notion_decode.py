@@ -51,14 +51,17 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import zoneinfo
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from leadsync.tables import META_COLUMNS, Kind, MemberRef, schema
 
 from .base import FieldRef, Record
+
+if TYPE_CHECKING:
+    from leadsync.frames import CellBatch
 
 __all__ = [
     "REFERENCE_CAP",
@@ -74,6 +77,7 @@ __all__ = [
     "decode_timestamp",
     "decode_user",
     "field_refs",
+    "gather_pages",
     "needs_expansion",
     "property_by_id",
     "property_key",
@@ -424,3 +428,283 @@ def decode_page(page: Mapping[str, Any], fields: Mapping[str, FieldRef], table: 
         values=values,
         problem="; ".join(problems) or None,
     )
+
+
+# ---------------------------------------------------------------------------
+# Many pages at once, a column at a time
+
+#: ISO 8601 as Notion writes dates and times, which the column-wise decoder
+#: parses in one call: a date, or a date-time with an offset. Anything else
+#: goes through :func:`decode_page`.
+ISO_DATE_OR_TIME = (r"^\d{4}-\d{2}-\d{2}"
+                    r"(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2}))?$")
+#: A date-time with an offset (a page's ``created_time`` and ``last_edited_time``).
+ISO_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$"
+
+
+def _exact_time(text: Any) -> Any:
+    """What :func:`decode_timestamp` makes of a text the column-wise decoder kept."""
+    return decode_timestamp(text) if isinstance(text, str) else text
+
+
+def _exact_page_time(text: Any) -> Any:
+    value = decode_timestamp(text) if isinstance(text, str) else None
+    return value if isinstance(value, dt.datetime) else None
+
+
+class _Miss:
+    """A cell the fast path does not take: its page goes through :func:`decode_page`."""
+
+    def __repr__(self) -> str:
+        return "<miss>"
+
+
+_MISS: Any = _Miss()
+_NONE_OR_STR = frozenset({str, type(None)})
+
+
+def _rich_text(items: Any) -> Any:
+    """``decode_rich_text`` of the usual shape (every item has its ``plain_text``), else a miss."""
+    if items.__class__ is not list:
+        return _MISS
+    parts = []
+    for item in items:
+        text = item.get("plain_text") if item.__class__ is dict else None
+        if text.__class__ is not str:
+            return _MISS
+        parts.append(text)
+    return "".join(parts) or None
+
+
+def _scalars(found: list[Any], ptype: str) -> list[Any] | None:
+    """Every cell of a column of a common scalar property type, in one pass (None: not such a
+    type). Cells of another shape are :data:`_MISS`."""
+    try:
+        if ptype in ("select", "status"):
+            values = [q[ptype]["name"] if q[ptype] else None for q in found]
+        elif ptype in ("title", "rich_text"):
+            values = [((v[0]["plain_text"] or None) if len(v) == 1 else
+                       ("".join(i["plain_text"] for i in v) or None))
+                      for v in (q[ptype] for q in found)]
+        elif ptype in ("url", "email", "phone_number"):
+            values = [q[ptype] for q in found]
+        elif ptype == "unique_id":
+            values = [None if not v or v.get("number") is None else
+                      (f"{v['prefix']}-{v['number']}" if v.get("prefix") else str(v["number"]))
+                      for v in (q[ptype] for q in found)]
+        else:
+            return None
+    except (KeyError, TypeError, IndexError, AttributeError):
+        values = [_scalar(q, ptype) for q in found]
+    if not {v.__class__ for v in values} <= _NONE_OR_STR:
+        values = [v if v is None or v.__class__ is str else _MISS for v in values]
+    return values
+
+
+def _scalar(prop: Any, ptype: str) -> Any:
+    """One cell of a scalar column, by :func:`decode_property` (a miss when it is not text)."""
+    try:
+        value = decode_property(prop)
+    except Exception:  # an odd shape: decode_page will say what it makes of it
+        return _MISS
+    return value if value is None or value.__class__ is str else _MISS
+
+
+def _people(found: list[Any], cache: dict[Any, MemberRef]) -> list[Any]:
+    """Each cell's people as references (:func:`decode_user`), a list a cell; a cell of
+    another shape is :data:`_MISS`."""
+    get = cache.get
+    try:  # the usual shape: users with their name and (people) their email
+        keys = [[(u["id"], u["name"], u["person"]["email"] if u["person"] else None)
+                 for u in q["people"]] for q in found]
+        if not all(k[0].__class__ is str for cell in keys for k in cell):
+            raise TypeError("a user id is not text")
+        return [[get(k) or cache.setdefault(k, MemberRef("person", *k)) for k in cell]
+                for cell in keys]
+    except (KeyError, TypeError, IndexError, AttributeError):
+        pass
+    out: list[Any] = []
+    for q in found:
+        users = q.get("people") if q.__class__ is dict else None
+        if users.__class__ is not list:
+            out.append(_MISS)
+            continue
+        refs: Any = []
+        for user in users:
+            if user.__class__ is not dict or "id" not in user:
+                refs = _MISS
+                break
+            person = user.get("person") or {}
+            if person.__class__ is not dict:
+                refs = _MISS
+                break
+            key = (str(user["id"]), user.get("name"), person.get("email"))
+            refs.append(get(key) or cache.setdefault(key, MemberRef("person", *key)))
+        out.append(refs)
+    return out
+
+
+def _relations(found: list[Any], cache: dict[Any, MemberRef]) -> list[Any]:
+    """Each cell's related pages as references, a list a cell (:data:`_MISS`: another shape)."""
+    get = cache.get
+    try:
+        keys = [[r["id"] for r in q["relation"]] for q in found]
+        if not all(k.__class__ is str for cell in keys for k in cell):
+            raise TypeError("a page id is not text")
+        return [[get(k) or cache.setdefault(k, MemberRef("relation", k)) for k in cell]
+                for cell in keys]
+    except (KeyError, TypeError, IndexError, AttributeError):
+        pass
+    out: list[Any] = []
+    for q in found:
+        items = q.get("relation") if q.__class__ is dict else None
+        if items.__class__ is not list:
+            out.append(_MISS)
+            continue
+        refs: Any = []
+        for item in items:
+            if item.__class__ is not dict or "id" not in item:
+                refs = _MISS
+                break
+            key = str(item["id"])
+            refs.append(get(key) or cache.setdefault(key, MemberRef("relation", key)))
+        out.append(refs)
+    return out
+
+
+def _date_starts(found: list[Any]) -> list[Any]:
+    """A date column's starts as Notion wrote them (their ISO shape is checked later, in one
+    call); a range's end must read as a date too, and a value with a time zone is a miss."""
+    out: list[Any] = []
+    append = out.append
+    for q in found:
+        value = q.get("date") if q.__class__ is dict else _MISS
+        if value is None:
+            append(None)
+            continue
+        if value.__class__ is not dict:
+            append(_MISS)
+            continue
+        start = value.get("start")
+        if not start:
+            append(None)
+            continue
+        end = value.get("end")
+        if start.__class__ is not str or value.get("time_zone") is not None or (
+                end is not None and not _readable_time(end)):
+            append(_MISS)
+            continue
+        append(start)
+    return out
+
+
+def _readable_time(text: Any) -> bool:
+    """Whether :func:`decode_timestamp` reads ``text`` (a range's end, read and dropped)."""
+    try:
+        decode_timestamp(text)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return True
+
+
+def _member_cell(refs: Any, kind: Kind) -> Any:
+    """:func:`column_value` of a list of references for a member column."""
+    if refs is _MISS:
+        return _MISS
+    if kind == "members":
+        return tuple(refs)
+    if not refs:
+        return None
+    return refs[0] if len(refs) == 1 else tuple(refs)
+
+
+def _text_ref_cell(text: Any, kind: Kind) -> Any:
+    if text is _MISS:
+        return _MISS
+    stripped = text.strip() if text is not None else ""
+    refs = [MemberRef("text", stripped)] if stripped else []
+    return _member_cell(refs, kind)
+
+
+def gather_pages(pages: Sequence[Mapping[str, Any]], fields: Mapping[str, FieldRef],
+                 table: str) -> CellBatch:
+    """Many pages -> a :class:`~leadsync.frames.CellBatch`: :func:`decode_page` a column at a time.
+
+    Each mapped property is read from every page in one pass (found by the
+    name the schema gave it and checked against its id and type) and
+    converted as :func:`decode_page` and :func:`column_value` would, for the
+    common property types (title, rich text, select, status, URL, email,
+    phone, unique id, people, relation, date). A page where a mapped value has
+    another shape (a renamed or retyped property, a formula, a date with a
+    time zone) is decoded by :func:`decode_page` when the batch is prepared,
+    so every row ends up exactly as that function decodes it, and a row with
+    a problem becomes one of the batch's ``broken`` records. Dates stay the
+    ISO text Notion sent; :meth:`~leadsync.frames.CellBatch.prepare` checks
+    and parses each date column in one call.
+    """
+    from leadsync.frames import CellBatch
+
+    spec = schema(table)
+    props_list = [page.get("properties") or {} for page in pages]
+    miss: set[int] = set()
+    cells: dict[str, list[Any]] = {}
+    mapped: list[str] = []
+    light: dict[str, str] = {}
+    refs_cache: dict[Any, MemberRef] = {}
+    for column, ref in fields.items():
+        if column in META_COLUMNS:
+            continue
+        mapped.append(column)
+        kind = spec.column(column).kind
+        name, rid, ptype = ref.name, ref.id, ref.type
+        found: list[Any] = [props.get(name) for props in props_list]
+        try:
+            same = [q["id"] == rid and q["type"] == ptype for q in found]
+        except (KeyError, TypeError):
+            same = [q.__class__ is dict and q.get("id") == rid and q.get("type") == ptype
+                    for q in found]
+        if not all(same):
+            miss.update(i for i, ok in enumerate(same) if not ok)
+            found = [q if ok else {} for q, ok in zip(found, same, strict=True)]
+        values: list[Any]
+        if ptype == "date" and kind == "timestamp":
+            values = _date_starts(found)
+            light[column] = ISO_DATE_OR_TIME
+        elif ptype == "people" and kind in ("member", "members"):
+            values = [_member_cell(r, kind) for r in _people(found, refs_cache)]
+        elif ptype == "relation" and kind in ("member", "members"):
+            values = [_member_cell(r, kind) for r in _relations(found, refs_cache)]
+        else:
+            scalars = _scalars(found, ptype)
+            if scalars is None:
+                values = [_MISS] * len(found)
+            elif kind in ("member", "members"):
+                values = [_text_ref_cell(v, kind) for v in scalars]
+            elif kind == "timestamp":
+                values = scalars
+                light[column] = ISO_DATE_OR_TIME
+            else:
+                values = scalars
+        if _MISS in values:
+            for i, v in enumerate(values):
+                if v is _MISS:
+                    miss.add(i)
+                    values[i] = None
+        cells[column] = values
+    cells["source_id"] = [str(page["id"]) for page in pages]
+    for meta in ("created_time", "last_edited_time"):
+        stamps = [page.get(meta) for page in pages]
+        if not {v.__class__ for v in stamps} <= _NONE_OR_STR:
+            for i, v in enumerate(stamps):
+                if v is not None and v.__class__ is not str:
+                    miss.add(i)
+                    stamps[i] = None
+        cells[meta] = stamps
+        light[meta] = ISO_TIME
+    to_exact: dict[str, Callable[[Any], Any]] = {
+        name: _exact_time for name in light if name not in META_COLUMNS}
+    to_exact["created_time"] = _exact_page_time
+    to_exact["last_edited_time"] = _exact_page_time
+    return CellBatch(table, cells["source_id"], cells, tuple(mapped), to_exact=to_exact,
+                     light=light, raw=list(pages), miss=miss,
+                     redecode=functools.partial(decode_page, fields=fields, table=table))

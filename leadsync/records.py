@@ -21,9 +21,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from leadsync.tables import QUARANTINE_COLUMNS, MemberIndex, Validated, build_frame
+from leadsync.tables import QUARANTINE_COLUMNS, MemberIndex, Validated, schema
 
 __all__ = ["Cursor", "PullStats", "Record", "latest_records", "records_to_frame"]
 
@@ -117,15 +118,32 @@ def records_to_frame(
     *,
     members: pd.DataFrame | MemberIndex | None = None,
 ) -> Validated:
-    """A canonical frame of ``records``; undecodable records join the quarantine."""
-    good: list[dict[str, Any]] = []
+    """A canonical frame of ``records``; undecodable records join the quarantine.
+
+    The records' cells are gathered a column at a time and built by
+    :mod:`leadsync.frames` (what :func:`~leadsync.tables.build_frame` does
+    with row dicts); a record with a ``problem`` goes straight to the
+    quarantine with it as the reason, after the rows that did not fit.
+    """
+    from leadsync.frames import coerce_cells, finish
+
+    good: list[Record] = []
     broken: list[Record] = []
     for record in records:
         if record.problem:
             broken.append(record)
         else:
-            good.append(record.row())
-    result = build_frame(table, good, members=members)
+            good.append(record)
+    spec = schema(table)
+    cells: dict[str, list[Any]] = {
+        column.name: [r.values.get(column.name) for r in good] for column in spec.columns}
+    cells["source_id"] = [r.source_id for r in good]
+    cells["created_time"] = [r.created_time for r in good]
+    cells["last_edited_time"] = [r.last_edited_time for r in good]
+    key = spec.key
+    key_present = [key in r.values for r in good]
+    coerced = coerce_cells(table, cells, len(good), np.asarray(key_present, dtype=bool))
+    result = finish(coerced, members=members, exact=lambda idx: [good[i].row() for i in idx])
     if not broken:
         return result
     extra = pd.DataFrame(

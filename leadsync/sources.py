@@ -54,14 +54,17 @@ import importlib
 import logging
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import pandas as pd
 
 from leadsync.config import Config
 from leadsync.errors import ConfigError, LeadsyncError, SchemaError
-from leadsync.records import Cursor, PullStats, Record, latest_records, records_to_frame
+from leadsync.records import Cursor, PullStats, Record
 from leadsync.tables import MemberIndex
+
+if TYPE_CHECKING:
+    from leadsync.frames import CellBatch
 
 __all__ = [
     "CONNECTORS",
@@ -278,9 +281,26 @@ class FrameReader:
 
     Pages go together with :func:`concat_frames` (``pd.concat`` chokes on a
     frame held in ``attrs``).
+
+    Frames are built a column at a time (:class:`~leadsync.frames.FrameBuilder`)
+    from :meth:`fetch_cells`; a connector overrides it with its column-wise
+    decoder, and by default it batches :meth:`Source.fetch`'s records.
     """
 
-    def iter_pages(self: Source, cursor: Cursor | None = None, *,
+    def fetch_cells(self: Source, cursor: Cursor | None = None) -> Iterator[CellBatch]:
+        """The rows of :meth:`Source.fetch`, a page of results (or so) a batch."""
+        from leadsync.frames import CellBatch
+
+        page: list[Record] = []
+        for record in self.fetch(cursor):
+            page.append(record)
+            if len(page) >= PAGE_ROWS:
+                yield CellBatch.from_records(self.table, page)
+                page = []
+        if page:
+            yield CellBatch.from_records(self.table, page)
+
+    def iter_pages(self, cursor: Cursor | None = None, *,
                    members: pd.DataFrame | MemberIndex | None = None,
                    page_rows: int = PAGE_ROWS) -> Iterator[pd.DataFrame]:
         """Typed frames of ``page_rows`` rows (the service's page size) as the pull goes.
@@ -290,30 +310,38 @@ class FrameReader:
         """
         if page_rows < 1:
             raise ValueError("page_rows must be at least 1")
-        page: list[Record] = []
-        for record in self.fetch(cursor):
-            page.append(record)
-            if len(page) >= page_rows:
-                yield _framed(self, page, members)
-                page = []
-        if page:
-            yield _framed(self, page, members)
+        source: Any = self
+        pending: CellBatch | None = None
+        for batch in source.fetch_cells(cursor):
+            pending = batch if pending is None else _joined(pending, batch)
+            while pending.rows >= page_rows:
+                head, pending = pending.split(page_rows)
+                yield _framed(source, [head], members)
+        if pending is not None and pending.rows:
+            yield _framed(source, [pending], members)
 
-    def pull_frame(self: Source, cursor: Cursor | None = None, *,
+    def pull_frame(self, cursor: Cursor | None = None, *,
                    members: pd.DataFrame | MemberIndex | None = None) -> pd.DataFrame:
         """The whole table (or what changed since ``cursor``) as one typed frame.
 
         Rows that do not fit are in ``frame.attrs["quarantine"]``; one warning
         says how many.
         """
-        frame = _framed(self, latest_records(self.fetch(cursor)), members)
+        source: Any = self
+        frame = _framed(source, source.fetch_cells(cursor), members)
         quarantine = frame.attrs["quarantine"]
         if not quarantine.empty:
-            logging.getLogger(f"leadsync.connectors.{self.service}").warning(
+            logging.getLogger(f"leadsync.connectors.{source.service}").warning(
                 "%s: %d row(s) did not fit the %s table and are in "
-                "frame.attrs['quarantine'] (first: %s)", _label(self), len(quarantine),
-                self.table, quarantine["reason"].iloc[0])
+                "frame.attrs['quarantine'] (first: %s)", _label(source), len(quarantine),
+                source.table, quarantine["reason"].iloc[0])
         return frame
+
+
+def _joined(first: CellBatch, second: CellBatch) -> CellBatch:
+    from leadsync.frames import CellBatch
+
+    return CellBatch.concat([first.prepare(), second.prepare()])
 
 
 def concat_frames(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
@@ -347,9 +375,14 @@ def _label(source: Source) -> str:
     return f"{source.service} {source.table} ({upstream})"
 
 
-def _framed(source: Source, records: Iterable[Record],
+def _framed(source: Source, batches: Iterable[CellBatch],
             members: pd.DataFrame | MemberIndex | None) -> pd.DataFrame:
-    result = records_to_frame(source.table, records, members=members)
+    from leadsync.frames import FrameBuilder
+
+    builder = FrameBuilder(source.table, members=members)
+    for batch in batches:
+        builder.add(batch)
+    result = builder.result()
     frame = result.frame
     frame.attrs["quarantine"] = result.quarantine
     frame.attrs["field_ids"] = dict(source.field_ids)

@@ -537,123 +537,18 @@ def build_frame(
 
     Every bad row is reported at once in ``quarantine`` (columns ``table``,
     ``source_id``, ``reason``, ``record``), with all its reasons joined by
-    ``"; "``. Duplicate keys keep the first row and quarantine the others.
+    ``"; "``: per column in table order, a value that does not fit its column
+    (``impact 'Huge' is not one of Low, Medium, High``) or a required one
+    missing, then the meta columns' dates, then member references (not a
+    reference, matching no member, several people in a one-person column,
+    missing), then a duplicate key. Duplicate keys keep the first row and
+    quarantine the others. Each cell is converted as itself (never as the
+    rest of its column). The work is done a column at a time
+    (:mod:`leadsync.frames`).
     """
-    spec = schema(table)
-    rows = list(records)
-    raw = pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
-    index = pd.RangeIndex(len(rows))
-    raw.index = index
-    for name in spec.column_names:
-        if name not in raw.columns:
-            raw[name] = None
-    if rows and all(spec.key not in r for r in rows):
-        raw[spec.key] = raw["source_id"]
+    from leadsync.frames import frame_from_rows
 
-    reasons: dict[int, list[str]] = {}
-
-    def flag(mask: pd.Series, text: str) -> None:
-        for i in mask[mask].index:
-            reasons.setdefault(int(i), []).append(text)
-
-    out: dict[str, pd.Series] = {}
-    for column in spec.columns:
-        if column.kind in ("member", "members"):
-            continue  # resolved below, once the members are known
-        values, bad, why = _coerce(column, raw[column.name])
-        for i in bad[bad].index:
-            reasons.setdefault(int(i), []).append(f"{column.name} {raw.at[i, column.name]!r} {why}")
-        out[column.name] = values
-        if column.required:
-            flag(~bad & values.isna(), f"{column.name} is missing")
-    for name in META_COLUMNS:
-        if name == "source_id":
-            out[name] = raw[name].map(lambda v: None if _is_missing(v) else str(v)).astype("string")
-        else:
-            values, bad = _coerce_timestamps(raw[name])
-            flag(bad, f"{name} {'is not a date'}")
-            out[name] = values
-
-    if spec.member_columns:
-        index_: MemberIndex | None
-        if isinstance(members, MemberIndex):
-            index_ = members
-        elif isinstance(members, pd.DataFrame):
-            index_ = member_index(members)
-        elif table == "members":
-            frame_so_far = pd.DataFrame(
-                {k: out[k] for k in ("member_id", "name", "email", "source_id")}
-            )
-            index_ = member_index(frame_so_far)
-        else:
-            index_ = None
-        for column in (spec.column(n) for n in spec.member_columns):
-            resolved: list[object] = []
-            for i, cell in zip(index, raw[column.name], strict=True):
-                refs = _as_refs(cell)
-                if refs is None:
-                    reasons.setdefault(i, []).append(
-                        f"{column.name} {cell!r} is not a member reference"
-                    )
-                    resolved.append(None)
-                    continue
-                ids: list[str] = []
-                for ref in refs:
-                    found = index_.resolve(ref) if index_ is not None else ref.key
-                    if found is None:
-                        reasons.setdefault(i, []).append(
-                            f"{column.name} {ref} matches no member"
-                        )
-                    else:
-                        ids.append(found)
-                if column.kind == "members":
-                    resolved.append(tuple(dict.fromkeys(ids)))
-                elif len(refs) > 1:
-                    reasons.setdefault(i, []).append(
-                        f"{column.name} names {len(refs)} people, expected one"
-                    )
-                    resolved.append(None)
-                else:
-                    resolved.append(ids[0] if ids else None)
-                if column.required and not refs:
-                    reasons.setdefault(i, []).append(f"{column.name} is missing")
-            if column.kind == "members":
-                out[column.name] = pd.Series(
-                    [v if v is not None else () for v in resolved], index=index, dtype="object"
-                )
-            else:
-                out[column.name] = pd.Series(resolved, index=index, dtype="object").astype("string")
-
-    frame = pd.DataFrame({name: out[name] for name in spec.column_names}, index=index)
-
-    key = frame[spec.key]
-    dup = key.notna() & key.duplicated(keep="first")
-    for i in dup[dup].index:
-        first = frame.index[(key == key.iat[int(i)]).to_numpy()][0]
-        kept = str(frame.at[first, "source_id"])
-        reasons.setdefault(int(i), []).append(
-            f"duplicate {spec.key} {key.iat[int(i)]!r} (kept source {kept})"
-        )
-
-    if reasons:
-        bad_rows = sorted(reasons)
-        quarantine = pd.DataFrame(
-            {
-                "table": pd.Series([table] * len(bad_rows), dtype="string"),
-                "source_id": pd.Series(
-                    [str(raw.at[i, "source_id"]) if not _is_missing(raw.at[i, "source_id"])
-                     else None for i in bad_rows],
-                    dtype="string",
-                ),
-                "reason": pd.Series(["; ".join(reasons[i]) for i in bad_rows], dtype="string"),
-                "record": pd.Series([_record_json(rows[i]) for i in bad_rows], dtype="string"),
-            }
-        )
-        frame = frame.drop(index=bad_rows)
-    else:
-        quarantine = _empty_quarantine()
-    frame = frame.reset_index(drop=True)
-    return Validated(frame, quarantine)
+    return frame_from_rows(table, records, members=members)
 
 
 def check_frame(table: str, frame: pd.DataFrame) -> list[str]:

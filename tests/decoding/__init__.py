@@ -1,0 +1,1 @@
+"""The vectorised decoders against today's, frozen as an oracle."""
