@@ -43,6 +43,7 @@ one call).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -72,6 +73,7 @@ from leadsync.tables import (
     _valid_zone,
     member_index,
     schema,
+    utc_ns,
 )
 
 __all__ = [
@@ -378,6 +380,10 @@ def _coerce_number(values: Sequence[Any]) -> tuple[pd.Series, np.ndarray]:
     return numeric, bad
 
 
+_NS_DAYS = (np.datetime64(pd.Timestamp.min.date(), "D"),
+            np.datetime64(pd.Timestamp.max.date(), "D"))
+
+
 def _coerce_time_cells(values: Sequence[Any] | Parsed) -> tuple[pd.Series, np.ndarray]:
     """Timestamps as tz-aware UTC nanoseconds, and the present cells that are no date.
 
@@ -414,14 +420,18 @@ def _coerce_time_cells(values: Sequence[Any] | Parsed) -> tuple[pd.Series, np.nd
     parsed = np.full(n, np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
     done = np.zeros(n, dtype=bool)
     if days:
-        parsed[days] = np.array([values[i] for i in days], dtype="datetime64[D]")
-        done[days] = True
+        # dates outside what nanoseconds hold (year 1) would wrap around: left NaT (invalid)
+        as_days = np.array([values[i] for i in days], dtype="datetime64[D]")
+        inside = (as_days > _NS_DAYS[0]) & (as_days < _NS_DAYS[1])
+        kept = np.asarray(days)[inside]
+        parsed[kept] = as_days[inside]
+        done[kept] = True
     for group in (strings, stamps):
         if not group:
             continue
         converted = pd.to_datetime(pd.Series([values[i] for i in group], dtype=object),
                                    utc=True, errors="coerce", format="ISO8601")
-        as_ns = converted.astype("datetime64[ns, UTC]").dt.tz_localize(None).to_numpy()
+        as_ns = utc_ns(converted).dt.tz_localize(None).to_numpy()
         parsed[group] = as_ns
         done[group] = ~np.isnat(as_ns)
     # What the column parse leaves (other objects, text that is not ISO 8601) one by one.
@@ -850,10 +860,11 @@ class CellBatch:
             return batches[0]
         first = batches[0]
         unprepared = all(b.raw is not None for b in batches) and all(
-            b.redecode is first.redecode and b.mapped == first.mapped and b.light == first.light
-            for b in batches)
+            _same_decoder(b.redecode, first.redecode) and b.mapped == first.mapped
+            and b.light == first.light for b in batches)
         if not unprepared:
             batches = [b.prepare() for b in batches]
+            first = batches[0]
         records: list[Record] | None = None
         if all(b.records is not None for b in batches):
             records = [r for b in batches for r in (b.records or [])]
@@ -902,8 +913,8 @@ class CellBatch:
             values = self.cells[name]
             fits = _fits(values, pattern)
             texts = [v if ok else None for v, ok in zip(values, fits, strict=True)]
-            series = pd.to_datetime(pd.Series(texts, dtype=object), utc=True, errors="coerce",
-                                    format="ISO8601").astype("datetime64[ns, UTC]")
+            series = utc_ns(pd.to_datetime(pd.Series(texts, dtype=object), utc=True,
+                                           errors="coerce", format="ISO8601"))
             unread = np.flatnonzero(
                 series.isna().to_numpy() & np.fromiter((v is not None for v in values),
                                                        dtype=bool, count=len(values)))
@@ -1008,6 +1019,16 @@ class CellBatch:
         key_present = self.key_present if self.key_present is not None else \
             np.full(n, spec.key in self.mapped, dtype=bool)
         return coerce_cells(self.table, cells, n, key_present)
+
+
+def _same_decoder(a: Callable[[Any], Record] | None, b: Callable[[Any], Record] | None
+                  ) -> bool:
+    """Whether two batches' per-row decoders are one (each page makes its own partial)."""
+    if a is b:
+        return True
+    if isinstance(a, functools.partial) and isinstance(b, functools.partial):
+        return a.func is b.func and a.args == b.args and a.keywords == b.keywords
+    return False
 
 
 def _fits(values: Sequence[Any], pattern: str) -> list[bool]:

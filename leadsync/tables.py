@@ -380,9 +380,29 @@ def _to_timestamp(value: object) -> pd.Timestamp | None:
             return None
     else:
         return None
-    if pd.isna(ts):
-        return None
+    if pd.isna(ts) or not _NS_MIN <= ts.replace(tzinfo=None) <= _NS_MAX:
+        return None  # no date the frame's nanosecond column can hold (e.g. year 1)
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+_NS_MIN = pd.Timestamp.min + pd.Timedelta(days=1)
+_NS_MAX = pd.Timestamp.max - pd.Timedelta(days=1)
+
+
+def utc_ns(parsed: pd.Series) -> pd.Series:
+    """``parsed`` (tz-aware UTC, any unit) in nanoseconds; what ns cannot hold is NaT.
+
+    ``pd.to_datetime`` keeps a date like 0001-01-01 at a coarser unit; cast to
+    nanoseconds it would raise and end the whole pull. It is no date the
+    canonical frame can hold, so it reads as an invalid cell (quarantined).
+    """
+    if parsed.dtype == "datetime64[ns, UTC]":
+        return parsed
+    naive = parsed.dt.tz_localize(None)
+    inside = naive.isna() | ((naive >= _NS_MIN) & (naive <= _NS_MAX))
+    if not inside.all():
+        parsed = parsed.where(inside)
+    return parsed.astype("datetime64[ns, UTC]")
 
 
 def _coerce_timestamps(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -396,7 +416,7 @@ def _coerce_timestamps(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
         parsed = parsed.astype("object")
         parsed[retry] = raw[retry].map(_to_timestamp)
         parsed = pd.to_datetime(parsed, utc=True, errors="coerce")
-    parsed = parsed.astype("datetime64[ns, UTC]")
+    parsed = utc_ns(parsed)
     return parsed, present & parsed.isna()
 
 

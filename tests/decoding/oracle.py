@@ -2,7 +2,15 @@
 
 A verbatim copy of ``leadsync.tables.build_frame`` (and its helpers) and of
 ``leadsync.records.records_to_frame`` as they stood before the column-wise
-builder (``leadsync.frames``) replaced them. The decoder comparison tests
+builder (``leadsync.frames``) replaced them, with one switch: ``per_cell``
+(default True) keeps each cell as itself in the frame of raw values, where the
+copy as it was (``per_cell=False``) let a column's other cells change a
+cell's type (see ``test_oracle``'s module doc); and one fix: a date that
+nanoseconds cannot hold (Notion's year 1) is an invalid cell, where the copy
+as it was raised ``OutOfBoundsDatetime`` and ended the pull ("change 2";
+the live builder has the same fix, ``leadsync.tables.utc_ns``); and a
+second: a table whose key is empty in one row and repeated in two others
+raised ``ValueError`` (an NA in the duplicate lookup's mask), "change 3". The decoder comparison tests
 (``test_oracle.py``) build frames both ways, from the connectors' per-row
 decoders (``decode_page``, ``decode_record``) and this builder, and from the
 vectorised path, and require the same frames and quarantines. Test-only: no
@@ -85,9 +93,22 @@ def _to_timestamp(value: object) -> pd.Timestamp | None:
             return None
     else:
         return None
-    if pd.isna(ts):
-        return None
+    if pd.isna(ts) or not _NS_MIN <= ts.replace(tzinfo=None) <= _NS_MAX:
+        return None  # (change 2) no date a nanosecond column holds
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+_NS_MIN = pd.Timestamp.min + pd.Timedelta(days=1)
+_NS_MAX = pd.Timestamp.max - pd.Timedelta(days=1)
+
+
+def _in_ns(parsed: pd.Series) -> pd.Series:
+    """(change 2) What nanoseconds cannot hold (year 1) is NaT, not an exception."""
+    if parsed.dtype == "datetime64[ns, UTC]":
+        return parsed
+    naive = parsed.dt.tz_localize(None)
+    return parsed.where(naive.isna() | ((naive >= _NS_MIN) & (naive <= _NS_MAX))).astype(
+        "datetime64[ns, UTC]")
 
 
 def _coerce_timestamps(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -101,7 +122,7 @@ def _coerce_timestamps(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
         parsed = parsed.astype("object")
         parsed[retry] = raw[retry].map(_to_timestamp)
         parsed = pd.to_datetime(parsed, utc=True, errors="coerce")
-    parsed = parsed.astype("datetime64[ns, UTC]")
+    parsed = _in_ns(parsed)
     return parsed, present & parsed.isna()
 
 
@@ -226,6 +247,7 @@ def build_frame(
     records: Iterable[Mapping[str, Any]],
     *,
     members: pd.DataFrame | MemberIndex | None = None,
+    per_cell: bool = True,
 ) -> Validated:
     """Typed canonical frame from decoded records, with a quarantine of bad rows.
 
@@ -247,6 +269,11 @@ def build_frame(
     spec = schema(table)
     rows = list(records)
     raw = pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
+    if per_cell and rows:
+        # (the one change to the frozen copy) each cell as itself: no column dtype folds
+        # a cell into what the other cells are (see test_oracle's module doc)
+        raw = pd.DataFrame({c: pd.Series([r.get(c, float("nan")) for r in rows], dtype=object)
+                            for c in raw.columns})
     index = pd.RangeIndex(len(rows))
     raw.index = index
     for name in spec.column_names:
@@ -334,7 +361,8 @@ def build_frame(
     key = frame[spec.key]
     dup = key.notna() & key.duplicated(keep="first")
     for i in dup[dup].index:
-        first = frame.index[(key == key.iat[int(i)]).to_numpy()][0]
+        # (change 3) an empty key beside a duplicate one made this mask NA and raised
+        first = frame.index[(key == key.iat[int(i)]).fillna(False).to_numpy(dtype=bool)][0]
         kept = str(frame.at[first, "source_id"])
         reasons.setdefault(int(i), []).append(
             f"duplicate {spec.key} {key.iat[int(i)]!r} (kept source {kept})"
@@ -368,6 +396,7 @@ def records_to_frame(
     records: Iterable[Record],
     *,
     members: pd.DataFrame | MemberIndex | None = None,
+    per_cell: bool = True,
 ) -> Validated:
     """A canonical frame of ``records``; undecodable records join the quarantine."""
     good: list[dict[str, Any]] = []
@@ -377,7 +406,7 @@ def records_to_frame(
             broken.append(record)
         else:
             good.append(record.row())
-    result = build_frame(table, good, members=members)
+    result = build_frame(table, good, members=members, per_cell=per_cell)
     if not broken:
         return result
     extra = pd.DataFrame(
