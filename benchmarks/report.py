@@ -98,6 +98,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, nargs="+", default=[200, 2000])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -123,8 +124,8 @@ def main() -> int:
                          and largest["seconds"]["total"] <= TARGET_SECONDS
                          and largest["peak_mb"] <= TARGET_MB),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"{'members':>8} {'signals':>8} {'build':>7} {'charts':>7} {'html':>6} {'md':>6} "
           f"{'total':>7} {'worst':>7} {'peak MB':>8}")
     for r in runs:
@@ -132,7 +133,7 @@ def main() -> int:
         print(f"{r['members']:>8} {r['signals']:>8} {s['build']:>7.2f} {s['charts']:>7.2f} "
               f"{s['html']:>6.2f} {s['markdown']:>6.2f} {s['total']:>7.2f} "
               f"{r['worst_total_seconds']:>7.2f} {r['peak_mb']:>8.1f}")
-    print(f"wrote {RESULTS}")
+    print(f"wrote {args.out}")
     return 0
 
 

@@ -317,3 +317,27 @@ def test_from_config_uses_the_config_and_persisted_ids(load_fixture: Any) -> Non
     with respx.mock() as router:
         router.get(f"{BASE}/v1/data_sources/{DS}").respond(200, json=schema_of(page))
         assert members.connect().id == DS  # a configured data source id needs no discovery
+
+
+def test_a_pull_asks_for_the_mapped_properties_only(api: NotionAPI,
+                                                     mock: respx.MockRouter) -> None:
+    """Issue 16: ``filter_properties`` names each mapped property once (ids, encoded once);
+    an unmapped property is neither asked for nor needed in the answer."""
+    page = row(1, "2026-01-01T10:00:00.000Z")
+    page["properties"]["Role"] = {"id": "r%3Fo", "type": "rich_text", "rich_text": [
+        {"type": "text", "text": {"content": "Lead"}, "plain_text": "Lead"}]}
+    page["properties"]["Desk"] = {"id": "dsk", "type": "number", "number": 4}
+    mock.get(f"{BASE}/v1/data_sources/{DS}").respond(200, json=schema_of(page))
+    trimmed = copy.deepcopy(page)
+    del trimmed["properties"]["Desk"]  # what Notion answers to filter_properties
+    route = mock.post(QUERY).respond(200, json=listing([trimmed]))
+    source = NotionSource(api, DB, "members", mapping={"name": "Name", "role": "Role",
+                                                       "member_id": "Name"})
+    frame = source.pull_frame()
+    assert frame["role"].tolist() == ["Lead"]
+    records = list(source.fetch())
+    assert records[0].values["role"] == "Lead"
+    for call in route.calls:
+        asked = call.request.url.params.get_list("filter_properties")
+        assert asked == ["title", "r?o"]
+        assert "filter_properties=r%3Fo" in str(call.request.url)

@@ -1,0 +1,185 @@
+"""Run every benchmark of the project and gather the figures: ``python -m benchmarks``.
+
+Usage::
+
+    python -m benchmarks [--size small|full] [--out DIR] [--only NAME ...]
+
+Each benchmark runs in its own process (``python -m benchmarks.<name>``, its
+own peak memory) with the arguments of the chosen size and writes
+``DIR/<name>.json`` (``DIR`` defaults to ``benchmarks/results``). ``full``
+is each benchmark's own defaults, the sizes its targets are stated for;
+``small`` is a few hundred to a few thousand rows of each, every figure still
+produced (the test suite runs it as a smoke test, never checking a speed).
+Then ``DIR/summary.json`` and ``DIR/summary.md`` list, per benchmark,
+whether it completed, its wall and CPU seconds, whether its target was met
+and its headline figures.
+
+Not yet in the runner (issue 16): the peers (notion2pandas, pyairtable +
+pandas, pandas-airtable) pulling from the same emulator. Exit code 0 when
+every benchmark completed (met or not), 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+#: name -> (arguments for "small", arguments for "full"); ``--out`` is added by the runner
+#: (``--output`` for analytics).
+SIZES: dict[str, tuple[list[str], list[str]]] = {
+    "decode": (["--rows", "1000", "--runs", "1", "--row-wise-rows", "1000"], []),
+    "notion_pull": (["--limited-rows", "300", "--unlimited-rows", "500"], []),
+    "airtable_sync": (["--pull-rows", "300", "--upsert-rows", "20",
+                       "--unlimited-pull-rows", "300", "--unlimited-upsert-rows", "30"], []),
+    "sync_incremental": (["--rows", "500", "--limits", "unlimited", "--tables", "required"],
+                         []),
+    "analytics": (["--signals", "5000", "--members", "100", "--repeat", "1"], []),
+    "report": (["--members", "20", "--repeat", "1"], []),
+    "warehouse_load": (["--signals", "1000"], []),
+    "store_read": (["--sizes", "2000", "--runs", "1"], []),
+}
+OUT_FLAG = {"analytics": "--output"}
+
+
+def _met(result: dict[str, Any]) -> bool | None:
+    for key in ("met", "meets_target", "target_met"):
+        if isinstance(result.get(key), bool):
+            return bool(result[key])
+    return None
+
+
+def _decode(r: dict[str, Any]) -> str:
+    return "; ".join(
+        f"{s}: {r[s]['rows_per_s']:,} rows/s (x{r[s]['speedup_vs_row_wise']} row-wise), "
+        f"peak {r[s].get('peak_over_frame', '?')} x frame"
+        for s in ("notion", "airtable") if s in r)
+
+
+def _notion_pull(r: dict[str, Any]) -> str:
+    lim, unl = r["rate_limited"], r["unlimited"]
+    return (f"limited {lim['rows_per_s']} rows/s = {lim['ratio']} of bound, "
+            f"{lim['rate_limited_429']} x 429; unlimited {unl['rows_per_s']} rows/s")
+
+
+def _airtable_sync(r: dict[str, Any]) -> str:
+    return "; ".join(f"{run['run']}: {run.get('rows_per_second', '?')} rows/s"
+                     + (f" = {run['ratio']} of bound" if "ratio" in run else "")
+                     for run in r.get("runs", []))
+
+
+def _analytics(r: dict[str, Any]) -> str:
+    return (f"{r['signals']:,} signals in {r['total_seconds']} s, "
+            f"peak {r['peak_rss_mb']} MB")
+
+
+def _report(r: dict[str, Any]) -> str:
+    return "; ".join(f"{run['members']} members: {run['seconds']['total']} s, "
+                     f"{run['peak_mb']} MB" for run in r.get("runs", []))
+
+
+def _store_read(r: dict[str, Any]) -> str:
+    return "; ".join(f"{f['signals']:,} signals read in {f['seconds']} s "
+                     f"({f['rows_per_s']:,} rows/s, peak {f['peak_rss_mb']} MB), "
+                     f"sync {f['sync_signals_rows_per_s']} rows/s" for f in r["sizes"]) + \
+        f"; 1,000,000 ~{r['one_million']['seconds']} s ({r['one_million']['from']})"
+
+
+def _listing(r: dict[str, Any]) -> str:
+    return f"{len(r.get('results', []))} runs"
+
+
+HEADLINE: dict[str, Callable[[dict[str, Any]], str]] = {
+    "decode": _decode, "notion_pull": _notion_pull, "airtable_sync": _airtable_sync,
+    "analytics": _analytics, "report": _report, "sync_incremental": _listing,
+    "warehouse_load": _listing, "store_read": _store_read,
+}
+
+
+def run_one(name: str, size: str, out: Path) -> dict[str, Any]:
+    small, full = SIZES[name]
+    target = out / f"{name}.json"
+    argv = [sys.executable, "-m", f"benchmarks.{name}", *(small if size == "small" else full),
+            OUT_FLAG.get(name, "--out"), str(target)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    entry: dict[str, Any] = {
+        "benchmark": name, "size": size, "exit_code": proc.returncode,
+        "seconds": round(seconds, 2),
+        "cpu_seconds": round(after.ru_utime + after.ru_stime
+                             - before.ru_utime - before.ru_stime, 2),
+        "results_file": str(target),
+    }
+    # A benchmark exits 1 when it ran but missed its target; anything else, or no file, failed.
+    result: dict[str, Any] | None = None
+    if target.exists() and target.stat().st_mtime >= time.time() - seconds - 1:
+        result = json.loads(target.read_text(encoding="utf-8"))
+    entry["completed"] = result is not None and proc.returncode in (0, 1)
+    if result is None or not entry["completed"]:
+        entry["error"] = (proc.stderr.strip().splitlines() or ["no results file"])[-1][:300]
+        return entry
+    entry["target_met"] = _met(result)
+    try:
+        entry["headline"] = HEADLINE[name](result)
+    except (KeyError, TypeError) as exc:  # a figure missing from the results
+        entry["completed"] = False
+        entry["error"] = f"results lack {exc}"
+    return entry
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    lines = [f"Benchmarks, size {summary['size']}, {summary['measured_at']} "
+             f"({summary['cpus']} CPUs, Python {summary['python']}, load "
+             f"{summary['load_average_1m_at_start']} at start)", "",
+             "| benchmark | completed | seconds | CPU s | target met | figures |",
+             "|---|---|---|---|---|---|"]
+    for e in summary["benchmarks"]:
+        met = {True: "yes", False: "no", None: "n/a"}[e.get("target_met")]
+        lines.append(f"| {e['benchmark']} | {'yes' if e['completed'] else 'no'} | "
+                     f"{e['seconds']} | {e['cpu_seconds']} | {met} | "
+                     f"{e.get('headline') or e.get('error', '')} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", choices=["small", "full"], default="full")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--only", nargs="+", choices=sorted(SIZES), default=sorted(SIZES))
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()[0]
+    entries = []
+    for name in [n for n in SIZES if n in args.only]:
+        print(f"{name} ({args.size}) ...", file=sys.stderr, flush=True)
+        entries.append(run_one(name, args.size, args.out))
+    summary = {
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "size": args.size, "python": platform.python_version(), "cpus": os.cpu_count(),
+        "load_average_1m_at_start": round(load, 2), "benchmarks": entries,
+    }
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n",
+                                          encoding="utf-8")
+    table = markdown(summary)
+    (args.out / "summary.md").write_text(table, encoding="utf-8")
+    print(table)
+    return 0 if all(e["completed"] for e in entries) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
