@@ -56,7 +56,7 @@ from leadsync.connectors.notion_decode import decode_page, gather_pages
 from leadsync.emulator import AIRTABLE_TOKEN, Emulator, Limits, SampleOrg
 from leadsync.frames import FrameBuilder
 from leadsync.progress import Progress
-from leadsync.records import latest_records, records_to_frame
+from leadsync.records import Record, latest_records, records_to_frame
 from leadsync.tables import Validated
 
 RESULTS = Path(__file__).resolve().parent / "results" / "decode.json"
@@ -121,7 +121,7 @@ class Payload:
                 "finish_us_per_row": round(best[2] * per_row, 2)}
 
     def row_wise(self, rows: int) -> Validated:
-        records = []
+        records: list[Record] = []
         for page, how in self.pages:
             for raw in page:
                 if len(records) >= rows:
