@@ -1,10 +1,11 @@
 """Canonical frames column by column: the vectorised builder behind every typed frame.
 
-:func:`leadsync.tables.build_frame` (records in, a typed frame and its
-quarantine out) is the one validation every frame goes through: a live pull,
-a pull page by page, the store. This module does its work a column at a time
-instead of a cell at a time, in two steps that are kept apart because the
-store caches the first one (:mod:`leadsync.store_frames`):
+:func:`build_frame` (records in, a typed frame and its quarantine out;
+re-exported as ``leadsync.tables.build_frame``) and :func:`records_to_frame`
+(re-exported as ``leadsync.records.records_to_frame``) are the one validation
+every frame goes through: a live pull, a pull page by page, the store. This
+module does its work a column at a time instead of a cell at a time, in two
+steps that are kept apart so that rows can be converted as they arrive:
 
 1. :func:`coerce_cells` (per row, so it can be cached and concatenated):
    each non-member column is converted **once per column** to its canonical
@@ -18,7 +19,7 @@ store caches the first one (:mod:`leadsync.store_frames`):
    member references resolve to ``member_id`` (each distinct reference once),
    duplicate keys keep the first row. Rows with any problem leave the frame;
    their quarantine entries (every reason, in the order
-   :func:`~leadsync.tables.build_frame` documents, and the record as JSON)
+   :func:`build_frame` documents, and the record as JSON)
    are written by :func:`explain` from the rows' exact values, which is the
    per-row logic this module replaced, kept for the few rows that need it.
 
@@ -32,8 +33,8 @@ The test suite compares both builders on the real payloads and on generated
 ones (``tests/decoding``).
 
 Inputs are **cells**: per canonical column, one Python value per row, as a
-connector's :class:`~leadsync.records.Record` holds them (``str``, numbers,
-``bool``, ``None``, ``datetime``/``date``, :class:`~leadsync.tables.MemberRef`,
+connector's :class:`~leadsync.pulls.Record` holds them (``str``, numbers,
+``bool``, ``None``, ``datetime``/``date``, :class:`~leadsync.canonical.MemberRef`,
 lists). A decoder that has already parsed a timestamp column passes it as
 :class:`Parsed` (the connectors' column-wise decoders do: Notion dates and
 Airtable date-times arrive as ISO text with their offsets and are parsed in
@@ -53,9 +54,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadsync.records import Record
-from leadsync.tables import (
+from leadsync.canonical import (
+    _EMAIL,
     _HOURS,
+    _URL,
     META_COLUMNS,
     QUARANTINE_COLUMNS,
     Column,
@@ -75,17 +77,20 @@ from leadsync.tables import (
     schema,
     utc_ns,
 )
+from leadsync.pulls import Record, latest_records
 
 __all__ = [
     "CellBatch",
     "Coerced",
     "FrameBuilder",
     "Parsed",
+    "build_frame",
     "coerce_cells",
     "coerce_rows",
+    "empty_frame",
     "explain",
     "finish",
-    "frame_from_rows",
+    "records_to_frame",
 ]
 
 #: A row's exact values (``Record.row()``), asked for only for the rows that need explaining.
@@ -244,8 +249,6 @@ def _match_all(texts: Sequence[str | None], check: Callable[[str], bool]) -> np.
 
 
 def _coerce_text(column: Column, values: Sequence[Any]) -> tuple[pd.Series, np.ndarray]:
-    from leadsync.tables import _EMAIL, _URL
-
     texts, present = _texts(values)
     kind = column.kind
     n = len(texts)
@@ -389,7 +392,7 @@ def _coerce_time_cells(values: Sequence[Any] | Parsed) -> tuple[pd.Series, np.nd
 
     Per cell: ISO 8601 text and datetimes as ``pd.to_datetime(..., utc=True,
     format="ISO8601")`` reads them (a time without an offset is UTC), dates at
-    midnight UTC, anything else as :func:`~leadsync.tables._to_timestamp` reads
+    midnight UTC, anything else as :func:`~leadsync.canonical._to_timestamp` reads
     it (what the one-cell-at-a-time builder did for what the column parse left).
     """
     if isinstance(values, Parsed):
@@ -738,12 +741,80 @@ def explain(table: str, rows: Sequence[Mapping[str, Any]], positions: Sequence[i
     return reasons
 
 
-def frame_from_rows(table: str, rows: Iterable[Mapping[str, Any]], *,
-                    members: pd.DataFrame | MemberIndex | None = None) -> Validated:
-    """``build_frame``: records (dicts of canonical columns) to a typed frame and quarantine."""
-    listed = list(rows)
+def build_frame(
+    table: str,
+    records: Iterable[Mapping[str, Any]],
+    *,
+    members: pd.DataFrame | MemberIndex | None = None,
+) -> Validated:
+    """Typed canonical frame from decoded records, with a quarantine of bad rows.
+
+    ``records`` hold canonical column names; missing columns are empty. Each
+    record should carry ``source_id`` (the page or record id); when the table's
+    key column is absent from every record, the key is the ``source_id``.
+
+    Member columns accept :class:`~leadsync.canonical.MemberRef` values (or plain strings, taken
+    as text references). With ``members`` (a canonical members frame or its
+    :func:`~leadsync.canonical.member_index`), each is resolved to a ``member_id``; a reference no
+    member matches quarantines the row. Without ``members``, the reference's
+    raw key is kept. For the ``members`` table itself, ``mentor_id`` is
+    resolved against the rows being built.
+
+    Every bad row is reported at once in ``quarantine`` (columns ``table``,
+    ``source_id``, ``reason``, ``record``), with all its reasons joined by
+    ``"; "``: per column in table order, a value that does not fit its column
+    (``impact 'Huge' is not one of Low, Medium, High``) or a required one
+    missing, then the meta columns' dates, then member references (not a
+    reference, matching no member, several people in a one-person column,
+    missing), then a duplicate key. Duplicate keys keep the first row and
+    quarantine the others. Each cell is converted as itself (never as the
+    rest of its column). The work is done a column at a time.
+
+    Importable as ``leadsync.tables.build_frame`` too, where users find it.
+    """
+    listed = list(records)
     coerced = coerce_rows(table, listed)
     return finish(coerced, members=members, exact=lambda idx: [listed[i] for i in idx])
+
+
+
+def empty_frame(table: str) -> pd.DataFrame:
+    """A frame with the table's columns and dtypes and no rows
+    (re-exported as ``leadsync.tables.empty_frame``)."""
+    return build_frame(table, []).frame
+
+
+def records_to_frame(
+    table: str,
+    records: Iterable[Record],
+    *,
+    members: pd.DataFrame | MemberIndex | None = None,
+) -> Validated:
+    """A canonical frame of ``records``; undecodable records join the quarantine.
+
+    The records' cells are gathered a column at a time and built as
+    :func:`build_frame` builds row dicts; a record with a ``problem`` goes
+    straight to the quarantine with it as the reason, after the rows that did
+    not fit. Importable as ``leadsync.records.records_to_frame`` too.
+    """
+    good: list[Record] = []
+    broken: list[Record] = []
+    for record in records:
+        if record.problem:
+            broken.append(record)
+        else:
+            good.append(record)
+    spec = schema(table)
+    cells: dict[str, list[Any]] = {
+        column.name: [r.values.get(column.name) for r in good] for column in spec.columns}
+    cells["source_id"] = [r.source_id for r in good]
+    cells["created_time"] = [r.created_time for r in good]
+    cells["last_edited_time"] = [r.last_edited_time for r in good]
+    key = spec.key
+    key_present = [key in r.values for r in good]
+    coerced = coerce_cells(table, cells, len(good), np.asarray(key_present, dtype=bool))
+    result = finish(coerced, members=members, exact=lambda idx: [good[i].row() for i in idx])
+    return _with_broken(table, result, broken)
 
 
 # ---------------------------------------------------------------------------
@@ -757,7 +828,7 @@ class CellBatch:
     - ``cells``: canonical column -> one cell a row, for every column the
       rows' records carry (``mapped``) and the three meta columns. A cell is
       what the connector's per-row decoder puts in a
-      :class:`~leadsync.records.Record`, except in a timestamp column, where it
+      :class:`~leadsync.pulls.Record`, except in a timestamp column, where it
       may be the ISO text the service sent (``to_exact`` turns it into the
       Record's value when a row must be explained);
     - ``parsed``: timestamp columns the decoder already parsed in one call
@@ -1047,14 +1118,14 @@ def _fits(values: Sequence[Any], pattern: str) -> list[bool]:
 
 
 class FrameBuilder:
-    """Batches in, one :class:`~leadsync.tables.Validated` out: how a pull becomes a frame.
+    """Batches in, one :class:`~leadsync.canonical.Validated` out: how a pull becomes a frame.
 
     Each batch's cells are converted as it arrives, a few thousand rows at a
     time (so the work overlaps the next page's fetch); the rules across rows
     run once at the end. A row id that comes again (an Airtable listing
     restarted after its offset expired hands on a record whose values changed
     meanwhile) keeps its first place and its last values, as
-    :func:`~leadsync.records.latest_records` does: the builder then rebuilds
+    :func:`~leadsync.pulls.latest_records` does: the builder then rebuilds
     from the batches' exact rows.
     """
 
@@ -1112,8 +1183,6 @@ class FrameBuilder:
         return _with_broken(self.table, result, broken)
 
     def _from_records(self) -> Validated:
-        from leadsync.records import latest_records, records_to_frame
-
         batches = [b for b, _ in self._done] + [b.prepare() for b in self._pending]
         records = [r for b in batches for r in b.in_order()]
         return records_to_frame(self.table, latest_records(records), members=self.members)

@@ -1,8 +1,8 @@
 """Lossless JSON for the decoded values of a record, as the store keeps them.
 
-A connector's :class:`~leadsync.records.Record` holds Python values:
+A connector's :class:`~leadsync.pulls.Record` holds Python values:
 ``str``, numbers, ``bool``, ``None``, ``datetime``/``date``,
-:class:`pandas.Timestamp`, :class:`~leadsync.tables.MemberRef`, and lists or
+:class:`pandas.Timestamp`, :class:`~leadsync.canonical.MemberRef`, and lists or
 tuples of those. Plain JSON would flatten several of them (a ``MemberRef``
 into a list, a date into a string), and the frame built from the store would
 then differ from the frame of a live pull. So every value that JSON cannot
@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from leadsync.tables import MemberRef
+from leadsync.canonical import MemberRef
 
 __all__ = ["UnstorableValueError", "decode_time", "decode_values", "encode_time",
            "encode_values"]

@@ -29,8 +29,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from leadsync.canonical import _to_timestamp
 from leadsync.errors import DataValidationError
-from leadsync.tables import QUARANTINE_COLUMNS, _to_timestamp
+from leadsync.tables import QUARANTINE_COLUMNS
 
 __all__ = [
     "NAT",
