@@ -1,4 +1,4 @@
 """leadsync's benchmarks: each module writes ``benchmarks/results/<name>.json``.
 
-``python -m benchmarks [--size small|full]`` runs them all (see ``__main__``).
+``python -m benchmarks [--size tiny|small|full]`` runs them all (see ``__main__``).
 """
