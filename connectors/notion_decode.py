@@ -514,13 +514,22 @@ def _people(found: list[Any], cache: dict[Any, MemberRef]) -> list[Any]:
     """Each cell's people as references (:func:`decode_user`), a list a cell; a cell of
     another shape is :data:`_MISS`."""
     get = cache.get
-    try:  # the usual shape: users with their name and (people) their email
-        keys = [[(u["id"], u["name"], u["person"]["email"] if u["person"] else None)
-                 for u in q["people"]] for q in found]
-        if not all(k[0].__class__ is str for cell in keys for k in cell):
-            raise TypeError("a user id is not text")
-        return [[get(k) or cache.setdefault(k, MemberRef("person", *k)) for k in cell]
-                for cell in keys]
+    try:  # the usual shape: users with their name and (people) their email, in one pass
+        cells: list[Any] = []
+        append = cells.append
+        for q in found:
+            refs = []
+            for u in q["people"]:
+                person = u["person"]
+                k = (u["id"], u["name"], person["email"] if person else None)
+                ref = get(k)
+                if ref is None:
+                    if k[0].__class__ is not str:
+                        raise TypeError("a user id is not text")
+                    ref = cache[k] = MemberRef("person", *k)
+                refs.append(ref)
+            append(refs)
+        return cells
     except (KeyError, TypeError, IndexError, AttributeError):
         pass
     out: list[Any] = []

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -187,9 +188,14 @@ def _concat(series: Sequence[pd.Series]) -> pd.Series:
 # Step 1: cells to canonical dtypes, a column at a time
 
 
+_STR_OR_NONE = frozenset({str, type(None)})
+
+
 def _texts(values: Sequence[Any]) -> tuple[list[str | None], np.ndarray | None]:
     """``None if missing else str(v).strip()`` for every cell, and the cells present
     when that differs from "text is not None" (None: it does not)."""
+    if set(map(type, values)) <= _STR_OR_NONE:  # the usual column: one comprehension
+        return [(v.strip() or None) if v is not None else None for v in values], None
     out: list[str | None] = []
     append = out.append
     odd: list[int] = []
@@ -574,21 +580,34 @@ def _resolve_column(cells: Any, index: MemberIndex | None, many: bool, required:
         taken = [results[c][0] if c >= 0 else empty[0] for c in codes]
         bad_by_code = np.array([r[1] for r in results] + [empty[1]], dtype=bool)
         return taken, bad_by_code[codes]  # code -1 takes the last entry: the empty cell
-    cache: dict[Any, tuple[Any, bool]] = {}
-    values: list[Any] = []
-    bad = np.zeros(len(cells), dtype=bool)
-    for i, cell in enumerate(cells):
-        key: Any = cell if (cell is None or cell.__class__ is MemberRef) else None
-        if key is None and cell is not None:
-            result = _resolve_cell(cell, index, many, required)
-        else:
-            result = cache.get(key)  # type: ignore[assignment]
-            if result is None:
-                result = cache[key] = _resolve_cell(cell, index, many, required)
-        values.append(result[0])
-        if result[1]:
-            bad[i] = True
-    return values, bad
+    # Connectors' cells: None, a MemberRef, or a tuple of them (hashable), rarely a list.
+    # Each distinct cell is resolved once; the rows take their results by code.
+    n = len(cells)
+    hashable = [i for i, cell in enumerate(cells) if cell.__class__ is list]
+    if hashable:
+        cells = list(cells)
+        for i in hashable:
+            cells[i] = _Unhashable(cells[i])
+    if n == 0:
+        return [], np.zeros(0, dtype=bool)
+    # (A Series keeps each tuple one object; missing cells, None or NaN, get code -1.)
+    codes, uniques = pd.factorize(pd.Series(cells, dtype=object), use_na_sentinel=True)
+    empty = _resolve_cell(None, index, many, required)
+    results = [_resolve_cell(u.cell if u.__class__ is _Unhashable else u, index, many,
+                             required) for u in uniques]
+    results.append(empty)  # code -1 (a missing cell) takes the last entry
+    resolved = [r[0] for r in results]
+    bad_by_code = np.fromiter((r[1] for r in results), dtype=bool, count=len(results))
+    return [resolved[c] for c in codes.tolist()], bad_by_code[codes]
+
+
+class _Unhashable:
+    """A cell that cannot be hashed (a list): distinct from every other cell."""
+
+    __slots__ = ("cell",)
+
+    def __init__(self, cell: Any):
+        self.cell = cell
 
 
 def _key_column(spec: TableSchema, coerced: Coerced, from_source: bool) -> pd.Series:
@@ -944,7 +963,8 @@ class CellBatch:
                     for b in batches):
             # Mixed kinds of batch: fall back to the exact records of all.
             return CellBatch.from_records(first.table, [r for b in batches for r in b.in_order()])
-        cells = {name: [c for b in batches for c in b.cells[name]] for name in first.cells}
+        cells = {name: list(itertools.chain.from_iterable(b.cells[name] for b in batches))
+                 for name in first.cells}
         parsed: dict[str, pd.Series] = {}
         for name in first.parsed:
             parsed[name] = pd.concat([b.parsed[name] for b in batches], ignore_index=True)
