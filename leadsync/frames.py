@@ -234,6 +234,12 @@ def _string_series(texts: Sequence[str | None]) -> pd.Series:
 
 def _by_value(values: Sequence[Any], fn: Callable[[Any], Any]) -> list[Any]:
     """``fn`` of every cell, computed once per distinct text (other cells one by one)."""
+    if values and set(map(type, values)) <= _STR_OR_NONE:
+        # Texts only: the distinct ones found in C (None is code -1, the last result).
+        codes, uniques = pd.factorize(np.array(values, dtype=object), use_na_sentinel=True)
+        results = [fn(u) for u in uniques.tolist()]
+        results.append(fn(None))
+        return [results[c] for c in codes.tolist()]
     seen: dict[str | None, Any] = {}
     out: list[Any] = []
     append = out.append
@@ -311,20 +317,20 @@ def _regex_all(texts: Sequence[str | None], pattern: Any) -> np.ndarray:
 
 
 def _coerce_category(column: Column, values: Sequence[Any]) -> tuple[pd.Series, np.ndarray]:
-    lookup = {_norm_token(v): v for v in column.vocabulary}
+    lookup = {_norm_token(v): i for i, v in enumerate(column.vocabulary)}
 
-    def normalise(v: Any) -> Any:
+    def code_of(v: Any) -> int:  # the category's position; -1 missing, -2 not in the vocabulary
         if _is_missing(v):
-            return None
-        return lookup.get(_norm_token(str(v)), _BAD)
+            return -1
+        return lookup.get(_norm_token(str(v)), -2)
 
-    normalised = _by_value(values, normalise)
-    n = len(normalised)
-    bad = np.fromiter((v is _BAD for v in normalised), dtype=bool, count=n)
+    n = len(values)
+    codes = np.fromiter(_by_value(values, code_of), dtype=np.int64, count=n)
+    bad = codes == -2
     if bad.any():
-        normalised = [None if b else v for v, b in zip(normalised, bad, strict=True)]
-    categorical = pd.Categorical(normalised, categories=list(column.vocabulary), ordered=True)
-    return pd.Series(categorical), bad
+        codes[bad] = -1
+    dtype = pd.CategoricalDtype(list(column.vocabulary), ordered=True)
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype)), bad
 
 
 def _as_bool(v: object) -> object:
@@ -562,7 +568,7 @@ def _resolve_cell(cell: Any, index: MemberIndex | None, many: bool, required: bo
 
 
 def _decode_cell(text: Any) -> Any:
-    """A member cell as :mod:`leadsync.store_frames` keeps it (its store JSON) -> the cell."""
+    """A member cell as the store encodes it (:mod:`leadsync.store_codec` JSON) -> the cell."""
     if text is None or (isinstance(text, float) and math.isnan(text)) or text is pd.NA:
         return None
     from leadsync.store_codec import _decode
