@@ -8,6 +8,7 @@ one line on stderr and an exit code (ARCHITECTURE.md): 0 done, 1 failed,
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import logging
@@ -35,6 +36,11 @@ def fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def print_traceback() -> None:
+    """The current exception's traceback on stderr (``--verbose``), secrets scrubbed."""
+    click.echo(scrub(traceback.format_exc()), err=True, nl=False)
+
+
 def handled(func: F) -> F:
     """Run a command, turning leadsync errors into one line and the right exit code."""
 
@@ -46,7 +52,7 @@ def handled(func: F) -> F:
             return func(*args, **kwargs)
         except LeadsyncError as exc:
             if verbose:
-                traceback.print_exc()
+                print_traceback()
             fail(str(exc), exit_code_for(exc))
         except KeyboardInterrupt:
             fail("interrupted", 130)
@@ -54,7 +60,7 @@ def handled(func: F) -> F:
             raise
         except Exception as exc:  # a bug: say so plainly, keep the details for --verbose
             if verbose:
-                traceback.print_exc()
+                print_traceback()
             fail(f"internal error: {type(exc).__name__}: {exc} (run with --verbose for the "
                  "traceback)", EXIT_FAILED)
         return None
@@ -189,7 +195,8 @@ def emulator() -> None:
 
 
 @emulator.command("serve")
-@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="Port on 127.0.0.1 (0: any free one).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Fixes every id, value and fault draw.")
 @click.option("--members", type=int, default=60, show_default=True,
@@ -210,7 +217,15 @@ def emulator_serve(port: int, seed: int, members: int, signals: int | None, empt
 
     limits = Limits.unlimited() if no_rate_limits else Limits()
     sample = False if empty else SampleOrg.generate(seed=seed, members=members, signals=signals)
-    emu = Emulator(seed=seed, limits=limits, sample=sample, port=port).start()
+    emu = Emulator(seed=seed, limits=limits, sample=sample, port=port)
+    try:
+        emu.start()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise LeadsyncError(f"port {port} on 127.0.0.1 is already in use (another "
+                                "emulator?); pick another with --port, or --port 0 for a "
+                                "free one") from None
+        raise LeadsyncError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
     click.echo(f"emulator on {emu.url}  (Notion: base_url={emu.url}; Airtable: "
                f"endpoint_url={emu.url})")
     click.echo(f"tokens: NOTION_TOKEN={emu.notion_token} AIRTABLE_TOKEN={emu.airtable_token}")
