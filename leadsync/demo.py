@@ -5,7 +5,7 @@
 3. let a day pass upstream (signals added, one edited, one deleted) and run the
    nightly incremental sync, which fetches only what changed;
 4. build the leadership-sync report from the store and print it; save it as
-   Markdown next to the store, which a notebook can open with
+   Markdown (owner-only, 0600) next to the store, which a notebook can open with
    ``leadsync.open_store("<out>/leadsync.db")``.
 """
 
@@ -19,6 +19,7 @@ from typing import Literal
 
 from leadsync.config import TOKEN_VARIABLES, load_config
 from leadsync.emulator import Emulator, Limits, SampleOrg
+from leadsync.files import write_private
 from leadsync.reports import build_report, render_markdown, render_text
 from leadsync.store import open_store
 from leadsync.sync import SyncSummary, run_sync
@@ -145,7 +146,7 @@ def run_demo(
                           half_life_days=config.scoring.half_life_days,
                           quarantine=quarantine)
     text = render_text(report)
-    report_path.write_text(render_markdown(report), encoding="utf-8")
+    write_private(report_path, render_markdown(report))  # 0600: names and scores
     echo(f"[4/4] Report for {org.as_of:%B %Y} (also saved to {report_path}):")
     echo("")
     echo(text)

@@ -93,7 +93,15 @@ from leadsync.emulator.airtable_values import (
     is_empty,
     iso,
 )
-from leadsync.emulator.core import Request, Response, Router, TokenBucket, retry_after_header
+from leadsync.emulator.core import (
+    InvalidUnicode,
+    Request,
+    Response,
+    Router,
+    TokenBucket,
+    check_unicode,
+    retry_after_header,
+)
 
 if TYPE_CHECKING:
     from leadsync.emulator.sample import FieldSpec, SampleOrg, TableLayout
@@ -318,6 +326,11 @@ class AirtableService:
             return {}
         try:
             data = json.loads(request.body, parse_constant=_reject_constant)
+            check_unicode(data)
+        except (UnicodeDecodeError, InvalidUnicode):
+            # "400 Bad Request: The request encoding is invalid" (Airtable's errors page)
+            raise AirtableError(400, "INVALID_REQUEST_BODY",
+                                "Could not parse request body: invalid encoding") from None
         except ValueError:
             raise AirtableError(422, "INVALID_REQUEST_BODY",
                                 "Could not parse request body") from None
