@@ -74,7 +74,7 @@ def config_from(ctx: click.Context) -> Config:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "-c", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--config", "-c", type=click.Path(path_type=Path),  # checked when loaded
               default=None, help=f"Config file (default: ./{DEFAULT_PATH}).")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logs and tracebacks.")
 @click.version_option(__version__, prog_name="leadsync")
@@ -103,9 +103,14 @@ def init(ctx: click.Context, kind: str, force: bool) -> None:
     from leadsync.setup import Kind, config_template
 
     path = ctx.find_root().params.get("config") or DEFAULT_PATH
+    if Path(path).is_dir():
+        raise ConfigError("is a folder; pass the path of the file to write", path=str(path))
     if Path(path).exists() and not force:
         raise ConfigError("already exists; pass --force to overwrite it", path=str(path))
-    Path(path).write_text(config_template(cast(Kind, kind)), encoding="utf-8")
+    try:
+        Path(path).write_text(config_template(cast(Kind, kind)), encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write: {exc.strerror}", path=str(path)) from None
     click.echo(f"wrote {path}: fill in the ids of your {kind} tables, then run `leadsync check`")
 
 

@@ -157,7 +157,18 @@ def _service_url(value: str) -> str:
     return value.strip()
 
 
+def _store_path(value: str) -> str:
+    _text(value)
+    if value.startswith("~"):
+        try:
+            Path(value).expanduser()
+        except RuntimeError as exc:  # "~someone" with no such user, or no home directory
+            raise ValueError(f"{exc} (got {shown(value)})") from None
+    return value
+
+
 Text = Annotated[str, AfterValidator(_text)]
+StorePath = Annotated[str, AfterValidator(_store_path)]
 NotionRef = Annotated[str, AfterValidator(_notion_ref)]
 NotionId = Annotated[str, AfterValidator(_notion_id)]
 AirtableBase = Annotated[str, AfterValidator(_airtable_base)]
@@ -191,7 +202,7 @@ class TableConfig(_Section):
 
 class StoreConfig(_Section):
     #: the SQLite file, relative to the config file's folder (``~`` is expanded)
-    path: Text = "leadsync.db"
+    path: StorePath = "leadsync.db"
 
 
 class SyncConfig(_Section):
