@@ -311,9 +311,7 @@ class Config(_Section):
 def _format_errors(exc: ValidationError) -> list[str]:
     lines: list[str] = []
     for err in exc.errors():
-        # pydantic adds a step for the member of a union (``str``) or a validator
-        loc = ".".join(_key(p) for p in err["loc"]
-                       if not (isinstance(p, str) and ("[" in p or p in ("str", "float"))))
+        loc = ".".join(_key(p) for p in err["loc"])
         kind = err["type"]
         if kind == "extra_forbidden":
             lines.append(f"{loc}: unknown key")
