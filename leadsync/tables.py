@@ -626,7 +626,8 @@ def build_frame(
     key = frame[spec.key]
     dup = key.notna() & key.duplicated(keep="first")
     for i in dup[dup].index:
-        first = frame.index[(key == key.iat[int(i)]).to_numpy()][0]
+        same = (key == key.iat[int(i)]).fillna(False)  # a missing key is nobody's twin
+        first = frame.index[same.to_numpy(dtype=bool)][0]
         kept = str(frame.at[first, "source_id"])
         reasons.setdefault(int(i), []).append(
             f"duplicate {spec.key} {key.iat[int(i)]!r} (kept source {kept})"

@@ -253,3 +253,36 @@ def test_payload_soak(hostile: Hostile, figures: Figures) -> None:
     while time.monotonic() < deadline:
         explore(hostile, examples=50, derandomize=False)
     record(figures, hostile)
+
+
+#: An empty value of each Notion property type the check-ins table uses.
+EMPTY: dict[str, Any] = {"title": [], "rich_text": [], "people": [], "relation": [],
+                         "date": None, "select": None}
+
+
+def test_a_duplicate_key_beside_a_missing_one_is_quarantined(hostile: Hostile) -> None:
+    """Found by the payload soak: two check-ins with one title and a third with none
+    made the duplicate check index with NA (ValueError, exit 1) instead of quarantining."""
+    if hostile.kind == "notion":
+        rows: list[dict[str, Any]] = []
+        for text in ("C1", "C1", None):
+            properties = {name: {"id": spec["id"], "type": spec["type"],
+                                 spec["type"]: EMPTY.get(spec["type"])}
+                          for name, spec in hostile.schemas["checkins"].items()}
+            properties["Check-in"]["title"] = [
+                {"type": "text", "text": {"content": text}, "plain_text": text}] if text else []
+            rows.append({"object": "page", "id": row_id(hostile), "in_trash": False,
+                         "created_time": "2026-10-01T09:00:00.000Z",
+                         "last_edited_time": "2026-10-02T09:00:00.000Z",
+                         "properties": properties})
+    else:
+        field_id = next(str(f["id"]) for f in hostile.schemas["checkins"]
+                        if f["name"] == "Check-in")
+        rows = [{"id": row_id(hostile), "createdTime": "2026-10-01T09:00:00.000Z",
+                 "fields": {field_id: text} if text else {}} for text in ("C1", "C1", None)]
+    served: dict[str, list[dict[str, Any]]] = {t: [] for t in TABLES}
+    served["checkins"] = rows
+    check_one(hostile, served)  # the sync: exit 0, every row a row or quarantined
+    reasons = " ".join(read(hostile, "checkins").attrs["quarantine"]["reason"])
+    assert "duplicate checkin_id 'C1'" in reasons
+    assert "checkin_id is missing" in reasons
