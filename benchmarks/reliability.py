@@ -1,7 +1,7 @@
 """The reliability soaks, run long, and what they counted.
 
-Runs the soak-length probes of ``tests/reliability`` (pytest with
-``LEADSYNC_SOAK=1``), each for ``--seconds`` (or until its round cap): the kill
+Runs the probes of ``tests/reliability``, the soak-length ones (marked
+``soak``) included, each for ``--seconds`` (or until its round cap): the kill
 soak and the fault soak of ``leadsync sync`` against both emulated services,
 generated payloads through every decoder, config fuzzing; and the quick
 probes beside them (the defects, the secrets canary, the injection probe).
@@ -43,10 +43,10 @@ def main() -> int:
 
     partial = args.out.with_suffix(".tmp")
     partial.unlink(missing_ok=True)
-    env = {**os.environ, "LEADSYNC_SOAK": "1", "LEADSYNC_SOAK_SECONDS": str(args.seconds),
+    env = {**os.environ, "LEADSYNC_SOAK_SECONDS": str(args.seconds),
            "LEADSYNC_FIGURES": str(partial)}
     command = [sys.executable, "-m", "pytest", "tests/reliability", "-q", "-p", "no:logging",
-               "-p", "no:cacheprovider", "-rfEX"]
+               "-p", "no:cacheprovider", "-rfEX", "-m", "soak or not soak"]
     if args.select:
         command += ["-k", args.select]
     started = time.monotonic()
@@ -58,6 +58,7 @@ def main() -> int:
     figures.update({
         "benchmark": "reliability soaks: kills, faults, generated payloads and configs, "
                      "canary, injection",
+        "mode": "soak",
         "soak_seconds_each": args.seconds,
         "selection": args.select,
         "measured_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

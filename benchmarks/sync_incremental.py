@@ -113,7 +113,7 @@ def bench_emulator(kind: str, rows: int, changed: int, limits_name: str, tables:
 
     published = limits_name == "published"
     limits = Limits() if published else Limits.unlimited()
-    clock = FrozenClock("2026-11-01T09:00:00Z")
+    clock = FrozenClock("2026-11-01T09:00:00Z", pacing=time.monotonic)  # paced in real time
     org = SampleOrg.generate(seed=0, members=200, signals=rows)
     emu = Emulator(seed=0, limits=limits, clock=clock, sample=org, workspaces=(kind,))
     with emu:

@@ -2,26 +2,31 @@
 
 Layers, following the service's nouns:
 
-- :class:`AirtableClient` is a :class:`pyairtable.Api` whose :meth:`~AirtableClient.request`
-  is the one seam every HTTP request passes through (pages of a listing, the
-  ``POST …/listRecords`` fallback for long formulas, schema reads, upserts).
-  There each request takes a token from the base's :class:`RateLimiter`
-  (5 requests/s per base, shared by every table of the base in this process),
-  is retried by :func:`~leadsync.connectors.base.retrying` (a 429 is waited
-  out for its ``Retry-After`` or Airtable's 30 s lock; 5xx, timeouts and resets
-  back off), and a failure is translated once, by :func:`translate_error`,
-  into leadsync's error tree. pyairtable's own urllib3 retry is switched off:
-  it gives up after about three seconds, ten times less than one 429 lock.
-- :class:`AirtableSource` is one canonical table (the sync job's
-  :class:`~leadsync.connectors.base.TableSource`): it resolves the field
-  mapping against the base schema by id or name, lists records by field id
-  (so renames keep working), restarts a listing whose offset expired, pulls
-  incrementally from a :class:`~leadsync.connectors.base.Cursor`, and lists
-  live ids cheaply to find deletions.
+- :class:`AirtableClient` is a :class:`pyairtable.Api` whose ``requests``
+  session sends through a :class:`PacedAdapter`, the one seam every HTTP
+  exchange passes through (pages of a listing, the ``POST …/listRecords``
+  fallback for long formulas, schema reads, upserts), composed with
+  pyairtable rather than overriding it. There each request takes a token from
+  the base's :class:`~leadsync.connectors.base.RateLimiter` (5 requests/s per
+  base, shared by every table of the base in this process, owned by
+  :class:`~leadsync.connectors.base.Limiters`), is retried by
+  :func:`~leadsync.connectors.base.retrying` (a 429 is waited out for its
+  ``Retry-After`` or Airtable's 30 s lock; 5xx, timeouts and resets back off),
+  and a failure is taken apart by :func:`translate_error` and classified by
+  :mod:`~leadsync.connectors.errors`, as Notion's are. pyairtable's own
+  urllib3 retry is switched off: it gives up after about three seconds, ten
+  times less than one 429 lock.
+- :class:`AirtableSource` is one canonical table (a :class:`~leadsync.sources.Source`,
+  like Notion's): it resolves the field mapping against the base schema by
+  id or name, lists records by field id (so renames keep working) and hands
+  them on page by page, restarts a listing whose offset expired, pulls
+  incrementally from a :class:`~leadsync.records.Cursor`, and lists live ids
+  cheaply to find deletions.
 - :class:`AirtableWriter` upserts rows in batches of ten on key fields,
   sending only the fields leadsync owns, and isolates a rejected row so the
   others in its batch are still written.
-- :func:`read_airtable` is the one-call notebook entry point.
+- :func:`read_airtable` and :func:`iter_airtable` are the notebook entry
+  points: one typed frame, or typed frames page by page.
 
 Incremental pulls. With a cursor, records are selected by
 ``OR(<edited> >= since - lag, CREATED_TIME() >= since - lag)`` where
@@ -32,13 +37,18 @@ field's value, or, without one, its ``createdTime``: a lower bound, so a
 cursor advanced from it never skips an edit (it only re-reads). Listings sort
 by a field that never changes (created time, autonumber) when the table has one.
 
-Offsets. A listing is read to the end before its records are decoded, so a
-slow consumer cannot let the server's iterator expire. If it expires anyway
-(422 ``LIST_RECORDS_ITERATOR_NOT_AVAILABLE``), the listing restarts from the
-beginning and the partial pass is dropped: every record is yielded once.
+Offsets. A listing is decoded and handed on page by page, as Notion's is.
+If its offset expires (422 ``LIST_RECORDS_ITERATOR_NOT_AVAILABLE``: the
+server forgot the iterator, e.g. because the consumer was slow), the listing
+restarts from the beginning and hands on only the records it had not handed
+on yet, or whose values changed meanwhile: every record once, the newest
+values last. An iterator that keeps expiring (:data:`MAX_LISTING_RESTARTS`
+restarts in a row) is transient upstream trouble:
+:class:`~leadsync.errors.UpstreamError`, and ``leadsync sync`` exits 75 so
+cron retries.
 
 Schema reads. A base's schema (``GET /v0/meta/bases/{base}/tables``) describes
-all its tables, so the sources given one :class:`~leadsync.connectors.base.SchemaCache`
+all its tables, so the sources given one :class:`~leadsync.sources.SchemaCache`
 (the sync makes one per run) read it once between them. A schema that
 changed under a listing is read again, once: a 404 (the table), a 422
 ``UNKNOWN_FIELD_NAME`` (a field in ``fields[]``: the emulator and Airtable
@@ -57,12 +67,13 @@ schema (a ``date`` read as ``dateTime`` loses its time, a link read as a
 select resolves members by name). Reading the schema to check would cost the
 request the snapshot saves; instead every cell of a listing read with a
 cached schema is checked against the JSON shape of its cached type
-(:func:`~leadsync.connectors.airtable_decode.cell_fits`) before anything is
+(:func:`~leadsync.connectors.airtable_decode.cell_fits`) before its page is
 decoded. Airtable gives each type a shape of its own (text a string, numbers
 numbers, a date ``YYYY-MM-DD``, a date-time an ISO instant, links ``rec…``
 ids, collaborators ``usr…`` objects, …), so a changed type shows in its
 first non-empty value, and one cell that does not fit makes the source read
-the schema again (one request) and decode the listing by the new types. The
+the schema again (one request) and decode the rest of the listing by the new
+types (the pages before it fitted the cached types, so they decoded alike). The
 shapes overlap only where text may spell a date: a text value that is exactly
 a date or a date-time does not count as fitting, at the price of one schema
 read on a night such a text cell is read. A type change whose cells are all
@@ -75,31 +86,30 @@ import datetime as dt
 import json
 import logging
 import re
-import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 import pandas as pd
 import pyairtable
 import requests
+from requests.adapters import HTTPAdapter
 
 from leadsync.config import Config
-from leadsync.emulator.sample import default_fields
 from leadsync.errors import (
-    AuthError,
     ConfigError,
     ConnectorError,
     NotFoundError,
-    QuotaExceededError,
-    RateLimitedError,
     RequestRejectedError,
     SchemaError,
     UpstreamError,
 )
+from leadsync.layout import default_fields
+from leadsync.progress import Progress
+from leadsync.records import Cursor, PullStats, Record, latest_records, records_to_frame
 from leadsync.secrets import Secret, install_scrub_filter, secret_from_env
+from leadsync.sources import FrameReader, SchemaCache, Source, SourceFactory, resolve_fields
 from leadsync.tables import MemberIndex, Validated, schema
 
 from .airtable_decode import (
@@ -116,22 +126,16 @@ from .airtable_decode import (
 from .airtable_encode import EncodeError, encode_value, is_blank
 from .airtable_formula import modified_since
 from .base import (
-    Cursor,
-    Progress,
-    PullStats,
+    DEFAULT_LIMITERS,
+    Limiters,
     RateLimiter,
-    Record,
     RetryPolicy,
-    SchemaCache,
     ServerClock,
-    TableSource,
     WriteResult,
     parse_retry_after,
-    records_to_frame,
-    resolve_fields,
     retrying,
-    shared_limiter,
 )
+from .errors import classify_status, classify_transport
 
 __all__ = [
     "BATCH_SIZE",
@@ -142,14 +146,16 @@ __all__ = [
     "AirtableClient",
     "AirtableSource",
     "AirtableWriter",
+    "PacedAdapter",
     "base_limiter",
+    "iter_airtable",
     "read_airtable",
     "translate_error",
 ]
 
 log = logging.getLogger("leadsync.connectors.airtable")
 
-SERVICE = "airtable"
+SERVICE: Final = "airtable"
 DEFAULT_ENDPOINT = "https://api.airtable.com"
 #: Airtable's published rate: requests per second per base.
 REQUESTS_PER_SECOND = 5.0
@@ -167,7 +173,6 @@ MAX_LISTING_RESTARTS = 10
 SNAPSHOT_VERSION = 1
 
 _ITERATOR_EXPIRED = "LIST_RECORDS_ITERATOR_NOT_AVAILABLE"
-_BILLING_LIMIT = "PUBLIC_API_BILLING_LIMIT_EXCEEDED"
 #: 422 types a listing gets when a field it names no longer exists.
 _FIELD_GONE = frozenset({"UNKNOWN_FIELD_NAME", "INVALID_FILTER_BY_FORMULA"})
 _BASE_IN_URL = re.compile(r"/v0/(?:meta/bases/)?(app[A-Za-z0-9]+)(?:/|$|\?)")
@@ -178,7 +183,7 @@ _REQUEST_LEVEL_REJECTIONS = frozenset({
 
 
 # ---------------------------------------------------------------------------
-# Error translation (the one place)
+# Errors: taken apart here, classified in connectors/errors.py
 
 
 def _error_parts(response: requests.Response) -> tuple[str | None, str | None]:
@@ -198,92 +203,107 @@ def _error_parts(response: requests.Response) -> tuple[str | None, str | None]:
 
 
 def _from_response(response: requests.Response, what: str) -> ConnectorError:
-    status = response.status_code
     code, message = _error_parts(response)
-    detail = f": {message}" if message else ""
-    if status == 429 and code == _BILLING_LIMIT:
-        return QuotaExceededError(
-            "the workspace has used up its monthly Airtable API call quota "
-            f"({what} was refused). leadsync does not retry this: retrying only spends "
-            "more calls. Wait for the quota to reset at the start of the next billing "
-            "month, or move the base to a plan with a larger quota",
-            service=SERVICE, status=status, code=code,
-        )
-    if status == 429:
-        wait = parse_retry_after(response.headers.get("Retry-After"))
-        return RateLimitedError(
-            f"{what}: rate limited{detail}", service=SERVICE,
-            retry_after=wait if wait is not None else RATE_LIMIT_WAIT_SECONDS,
-            status=status, code=code,
-        )
-    if status == 401:
-        return AuthError(
-            f"{what}: the token was refused{detail}. Check AIRTABLE_TOKEN "
-            "(a personal access token)", service=SERVICE, status=status, code=code)
-    if status == 403:
-        return AuthError(
-            f"{what}: not allowed{detail}. The base or table may not exist, or the token "
-            "lacks access to this base or the scopes data.records:read, "
-            "data.records:write and schema.bases:read",
-            service=SERVICE, status=status, code=code)
-    if status == 404:
-        return NotFoundError(f"{what}: not found{detail}", service=SERVICE, status=status,
-                             code=code)
-    if 400 <= status < 500:
-        return RequestRejectedError(f"{what}: rejected{detail}", service=SERVICE,
-                                    status=status, code=code)
-    return UpstreamError(f"{what}: Airtable failed{detail}", service=SERVICE, status=status,
-                         code=code)
+    wait = parse_retry_after(response.headers.get("Retry-After"))
+    return classify_status(SERVICE, response.status_code, what=what, code=code,
+                           message=message,
+                           retry_after=wait if wait is not None else RATE_LIMIT_WAIT_SECONDS)
 
 
 def translate_error(exc: BaseException, *, what: str = "request") -> ConnectorError:
     """A ``requests``/pyairtable failure as a leadsync error (never showing the token).
 
-    Messages are built from the status, the API's error type and message and
-    ``what`` (method and path); never from the request's headers or the
-    exception's text, which can carry the URL with its query.
+    Takes the failure apart (status, Airtable's error type and message,
+    ``Retry-After``) and lets :mod:`~leadsync.connectors.errors` classify it,
+    as for Notion. Messages are built from those and ``what`` (method and
+    path); never from the request's headers or the exception's text, which
+    can carry the URL with its query.
     """
     if isinstance(exc, ConnectorError):
         return exc
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
         return _from_response(exc.response, what)
-    if isinstance(exc, requests.exceptions.RetryError):
-        return UpstreamError(f"{what}: gave up after repeated failures", service=SERVICE)
     if isinstance(exc, requests.Timeout):
-        return UpstreamError(f"{what}: no answer in time", service=SERVICE)
-    if isinstance(exc, requests.ConnectionError):
-        return UpstreamError(f"{what}: the connection failed or was reset", service=SERVICE)
+        return classify_transport(SERVICE, "timeout", what=what)
     if isinstance(exc, requests.exceptions.JSONDecodeError):
-        return UpstreamError(f"{what}: the answer was not valid JSON", service=SERVICE)
+        return classify_transport(SERVICE, "bad_response", what=what)
     if isinstance(exc, requests.exceptions.InvalidJSONError):
-        return RequestRejectedError(
-            f"{what}: the request body could not be encoded as JSON (NaN or a numpy value?)",
-            service=SERVICE)
-    if isinstance(exc, requests.RequestException):
-        return UpstreamError(f"{what}: {type(exc).__name__}", service=SERVICE)
-    return UpstreamError(f"{what}: {type(exc).__name__}", service=SERVICE)
+        return classify_transport(SERVICE, "unencodable", what=what)
+    return classify_transport(SERVICE, "connection", what=what, detail=type(exc).__name__)
 
 
 # ---------------------------------------------------------------------------
-# The client: one seam for pacing, retries and translation
+# The client: one HTTP seam for pacing, retries and translation
 
 
-def base_limiter(base_id: str, rps: float, *, endpoint_url: str = DEFAULT_ENDPOINT
-                 ) -> RateLimiter:
-    """The process-wide limiter for one base, shared by every table and client using it."""
-    return shared_limiter(f"airtable {endpoint_url.rstrip('/')} {base_id}", rps)
+def base_limiter(base_id: str, rps: float, *, endpoint_url: str = DEFAULT_ENDPOINT,
+                 limiters: Limiters | None = None) -> RateLimiter:
+    """The limiter for one base, shared by every table and client using it
+    (from ``limiters``, default the process's)."""
+    return (DEFAULT_LIMITERS if limiters is None else limiters).get(
+        f"airtable {endpoint_url.rstrip('/')} {base_id}", rps)
 
 
 def _as_secret(token: Secret | str) -> Secret:
     return token if isinstance(token, Secret) else Secret(token, "AIRTABLE_TOKEN")
 
 
+class PacedAdapter(HTTPAdapter):
+    """The transport every request of an :class:`AirtableClient` goes through.
+
+    Mounted on the client's ``requests`` session, so pyairtable stays as it
+    is (its URL building, its GET-to-POST fallback for long formulas, its
+    pagination) and every HTTP exchange, whichever pyairtable method made
+    it, is: paced by its base's limiter, retried by
+    :func:`~leadsync.connectors.base.retrying` (a 429 waited out for its
+    ``Retry-After`` or Airtable's 30 s lock; 5xx, timeouts and resets backed
+    off), dated (:class:`~leadsync.connectors.base.ServerClock`), and, when it
+    fails for good, raised as a leadsync error (:func:`translate_error`). An
+    error answer never reaches pyairtable.
+    """
+
+    def __init__(self, client: AirtableClient):
+        super().__init__(max_retries=0)
+        self.client = client
+
+    def send(self, request: requests.PreparedRequest, stream: bool = False,
+             timeout: Any = None, verify: bool | str = True, cert: Any = None,
+             proxies: Mapping[str, str] | None = None) -> requests.Response:
+        url = str(request.url)
+        what = f"{request.method} {urlsplit(url).path}"
+        client = self.client
+
+        def exchange() -> requests.Response:
+            try:
+                response = super(PacedAdapter, self).send(
+                    request, stream=stream, timeout=timeout, verify=verify, cert=cert,
+                    proxies=proxies)
+                response.content  # noqa: B018  # read the body here, inside the retries
+            except requests.RequestException as exc:
+                raise translate_error(exc, what=what) from exc
+            client.server_clock.note(response.headers.get("Date"))
+            try:
+                response.raise_for_status()
+            except requests.HTTPError as exc:  # the leadsync error carries the response
+                raise _from_response(response, what) from exc
+            return response
+
+        return retrying(exchange, policy=client.policy, limiter=client.limiter(url),
+                        stats=client.stats, what=what, sleep=client.sleep)
+
+
 class AirtableClient(pyairtable.Api):
-    """``pyairtable.Api`` with leadsync's pacing, retries and error translation.
+    """``pyairtable.Api`` whose session sends through a :class:`PacedAdapter`.
 
     ``rps`` is the client-side rate per base (None: unpaced, for benchmarks);
-    ``policy`` says how long to wait out 429s and how often to retry
-    failures; ``stats`` counts requests, 429s, retries and waiting.
+    the base's limiter comes from ``limiters`` (default: the process's
+    :data:`~leadsync.connectors.base.DEFAULT_LIMITERS`). ``policy`` says how
+    long to wait out 429s and how often to retry failures; ``stats`` counts
+    requests, 429s, retries and waiting; the retries back off with ``sleep``
+    (default: the ``limiters``'). ``session`` is the ``requests``
+    session to send through (the one HTTP seam, as Notion's ``httpx.Client``;
+    a new one by default). pyairtable's own urllib3 retry is off: it gives
+    up after about three seconds, ten times less than one 429 lock.
     """
 
     def __init__(
@@ -295,20 +315,27 @@ class AirtableClient(pyairtable.Api):
         rps: float | None = REQUESTS_PER_SECOND,
         policy: RetryPolicy | None = None,
         stats: PullStats | None = None,
+        limiters: Limiters | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] | None = None,
     ):
         install_scrub_filter()
         secret = _as_secret(token)
         super().__init__(secret.reveal(), endpoint_url=endpoint_url, timeout=timeout,
                          retry_strategy=False)
+        if session is not None:
+            self.session = session
+            self.api_key = secret.reveal()  # sets the session's Authorization header
         self.rps = rps
         self.policy = policy or RetryPolicy(default_rate_wait=RATE_LIMIT_WAIT_SECONDS)
         self.stats = stats if stats is not None else PullStats()
+        self.limiters = DEFAULT_LIMITERS if limiters is None else limiters
+        self.sleep = sleep or self.limiters.sleep
         self._endpoint = endpoint_url
-        self._inside = threading.local()
         self.server_clock = ServerClock()
-        self.session.hooks["response"].append(
-            lambda response, *args, **kwargs: self.server_clock.note(
-                response.headers.get("Date")))
+        adapter = PacedAdapter(self)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
 
     def __repr__(self) -> str:
         return f"<AirtableClient {self._endpoint} rps={self.rps}>"
@@ -319,38 +346,7 @@ class AirtableClient(pyairtable.Api):
             return None
         match = _BASE_IN_URL.search(url)
         return base_limiter(match.group(1) if match else "", self.rps,
-                            endpoint_url=self._endpoint)
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        fallback: tuple[str, str] | None = None,
-        options: dict[str, Any] | None = None,
-        params: dict[str, Any] | None = None,
-        json: dict[str, Any] | None = None,
-    ) -> Any:
-        """One paced, retried, translated request (pyairtable calls this for every request)."""
-        if getattr(self._inside, "active", False):
-            # pyairtable re-enters for the POST listRecords fallback: the outer
-            # call already holds the token and retries the whole exchange.
-            return super().request(method, url, fallback=fallback, options=options,
-                                   params=params, json=json)
-        path = urlsplit(str(url)).path
-        what = f"{method.upper()} {path}"
-
-        def call() -> Any:
-            self._inside.active = True
-            try:
-                return super(AirtableClient, self).request(
-                    method, url, fallback=fallback, options=options, params=params, json=json)
-            except requests.RequestException as exc:
-                raise translate_error(exc, what=what) from exc
-            finally:
-                self._inside.active = False
-
-        return retrying(call, policy=self.policy, limiter=self.limiter(str(url)),
-                        stats=self.stats, what=what)
+                            endpoint_url=self._endpoint, limiters=self.limiters)
 
 
 def fetch_base_schema(client: AirtableClient, base_id: str) -> tuple[AirtableTable, ...]:
@@ -369,17 +365,20 @@ def _resolve(mapping: Mapping[str, str], table: AirtableTable, base_id: str
 # Reading
 
 
-class AirtableSource:
-    """One Airtable table read as a canonical leadsync table.
+class AirtableSource(FrameReader):
+    """One Airtable table read as a canonical leadsync table (a :class:`~leadsync.sources.Source`).
 
     ``table`` here is the canonical table's name (``"signals"``); the Airtable
     table is ``airtable_table`` (an id ``tbl…`` or a name) in base ``base_id``.
     ``mapping`` maps canonical columns to field names or ids; without one, the
-    sample layout's field names are used, restricted to fields that exist.
-    Nothing is sent until the first call that needs the schema. ``schemas``
-    shares base schema reads with other sources (one per base); ``schema_cache``
-    is a :attr:`schema_snapshot` of an earlier source for the same table, used
+    seed's field names (:func:`~leadsync.layout.default_fields`) are used,
+    restricted to fields that exist. Nothing is sent until :meth:`open` or
+    the first call that needs the schema. ``schemas`` shares base schema reads
+    with other sources (one per base); ``schema_cache`` is a
+    :attr:`schema_snapshot` of an earlier source for the same table, used
     instead of reading the schema (see "Schema snapshots" in the module doc).
+    :meth:`~leadsync.sources.FrameReader.iter_pages` and
+    :meth:`~leadsync.sources.FrameReader.pull_frame` give typed frames.
     """
 
     service = SERVICE
@@ -407,7 +406,7 @@ class AirtableSource:
         self.notes: list[str] = []
         #: A little before the server's time when the last :meth:`fetch` began (see there).
         self.watermark: dt.datetime | None = None
-        #: How often the last listings restarted after an expired offset.
+        #: How often the listings restarted after an expired offset.
         self.restarts = 0
         self.schemas = schemas if schemas is not None else SchemaCache()
         self.schema_cache = dict(schema_cache) if schema_cache else None
@@ -419,7 +418,7 @@ class AirtableSource:
 
     @property
     def stats(self) -> PullStats:
-        """What this source's requests cost (the client's counter)."""
+        """What this source's requests cost (its client's counter)."""
         return self.client.stats
 
     @stats.setter
@@ -430,26 +429,29 @@ class AirtableSource:
     def from_config(
         cls,
         config: Config,
-        table_name: str,
-        *,
+        table: str,
         env: Mapping[str, str] | None = None,
         stats: PullStats | None = None,
+        *,
         field_ids: Mapping[str, str] | None = None,
-        progress: bool | None = False,
         schema_cache: Mapping[str, Any] | None = None,
         schemas: SchemaCache | None = None,
+        progress: bool | None = False,
+        limiters: Limiters | None = None,
     ) -> AirtableSource:
-        """The source for ``[tables.<table_name>]`` of ``leadsync.toml``.
+        """The source for ``[tables.<table>]`` of ``leadsync.toml`` (a
+        :class:`~leadsync.sources.SourceFactory`; not opened yet).
 
         ``field_ids`` (canonical column -> ``fld…``, as :attr:`field_ids` gave
         it on an earlier run) takes precedence over the configured names, so a
         field renamed in Airtable keeps mapping. ``schema_cache`` and
-        ``schemas``: see the class.
+        ``schemas``: see the class. ``limiters`` owns the pacing (default: the
+        process's).
         """
-        table = config.tables.get(table_name)
-        if table is None or not table.airtable_base or not table.airtable_table:
-            raise ConfigError(f"needs airtable_base and airtable_table for {table_name}",
-                              key=f"tables.{table_name}", path=config.source)
+        spec = config.tables.get(table)
+        if spec is None or not spec.airtable_base or not spec.airtable_table:
+            raise ConfigError(f"needs airtable_base and airtable_table for {table}",
+                              key=f"tables.{table}", path=config.source)
         client = AirtableClient(
             config.token(env),
             endpoint_url=config.workspace.airtable_endpoint_url,
@@ -457,12 +459,13 @@ class AirtableSource:
             policy=RetryPolicy(max_wait=config.sync.max_wait_seconds,
                                default_rate_wait=RATE_LIMIT_WAIT_SECONDS),
             stats=stats,
+            limiters=limiters,
         )
         ids = dict(field_ids or {})
         # persisted ids win for the columns the config maps (or all, without a config mapping)
-        mapping = ({c: ids.get(c, name) for c, name in table.fields.items()}
-                   if table.fields else ids) or None
-        return cls(client, table.airtable_base, table.airtable_table, canonical=table_name,
+        mapping = ({c: ids.get(c, name) for c, name in spec.fields.items()}
+                   if spec.fields else ids) or None
+        return cls(client, spec.airtable_base, spec.airtable_table, canonical=table,
                    mapping=mapping, progress=progress, schema_cache=schema_cache,
                    schemas=schemas)
 
@@ -534,10 +537,10 @@ class AirtableSource:
         self.fetch_schema(force=True)
         self._fields = None
         if resolved:
-            self.fields()
+            self.open()
 
-    def fields(self) -> dict[str, AirtableField]:
-        """Canonical column -> the Airtable field it is read from (resolved once)."""
+    def open(self) -> None:
+        """Read the base schema (or take the snapshot) and resolve the mapping (once)."""
         if self._fields is None:
             table = self.fetch_schema()
             try:
@@ -548,6 +551,12 @@ class AirtableSource:
                 log.info("airtable %s: the mapping does not resolve against the cached "
                          "schema; reading the schema", self.airtable_table)
                 self._fields = self._resolve_mapping(self.fetch_schema(force=True))
+
+    @property
+    def fields(self) -> dict[str, AirtableField]:
+        """Canonical column -> the Airtable field it is read from (opens the source)."""
+        self.open()
+        assert self._fields is not None
         return self._fields
 
     def _resolve_mapping(self, table: AirtableTable) -> dict[str, AirtableField]:
@@ -564,8 +573,16 @@ class AirtableSource:
 
     @property
     def field_ids(self) -> dict[str, str]:
-        """Canonical column -> field id, for the sync to persist (survives renames)."""
-        return {column: f.id for column, f in self.fields().items()}
+        """Canonical column -> field id, for the sync to persist (survives renames;
+        opens the source)."""
+        return {column: f.id for column, f in self.fields.items()}
+
+    @property
+    def identity(self) -> dict[str, str]:
+        """``service``, ``table``, the ``base_id`` and the ``table_id`` read (opens the source)."""
+        self.open()
+        return {"service": SERVICE, "table": self.table, "base_id": self.base_id,
+                "table_id": self.fetch_schema().id}
 
     def _check_required(self, fields: Mapping[str, AirtableField], table: AirtableTable) -> None:
         spec = schema(self.table)
@@ -579,53 +596,90 @@ class AirtableSource:
                 f"(canonical column -> field name or id). The fields that exist are: {names}"
             )
 
+    def close(self) -> None:
+        """Release the client's connections."""
+        self.client.session.close()
+
+    def __enter__(self) -> AirtableSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- listings --------------------------------------------------------------
 
-    def _list(self, options: dict[str, Any], what: str) -> dict[str, dict[str, Any]]:
-        """Every record the listing returns, each id once; restarts on an expired offset."""
-        table = self.fetch_schema()
-        api_table = self.client.table(self.base_id, table.id)
-        restarts = 0
-        while True:
-            found: dict[str, dict[str, Any]] = {}
-            with Progress(what, unit="records", show=self.progress, logger=log) as progress:
-                try:
-                    for page in self.client.iterate_requests(
-                        "get", str(api_table.urls.records),
-                        fallback=("post", str(api_table.urls.records_post)),
-                        options=options,
-                    ):
-                        records = page.get("records", []) if isinstance(page, dict) else []
-                        for raw in records:
-                            found[str(raw["id"])] = raw
-                        progress.update(len(records))
-                    return found
-                except RequestRejectedError as exc:
-                    if exc.code == _ITERATOR_EXPIRED and restarts < MAX_LISTING_RESTARTS:
-                        restarts += 1
-                        self.restarts += 1
-                        log.warning("%s: the listing's offset expired; restarting from the "
-                                    "beginning (restart %d)", what, restarts)
-                        continue
-                    raise
+    def _pages(self, options: Callable[[AirtableTable], dict[str, Any]], what: str,
+               progress: Progress) -> Iterator[list[dict[str, Any]]]:
+        """The records of the listing ``options(schema)`` describes, page by page.
 
-    def _listing(self, options: Callable[[AirtableTable], dict[str, Any]], what: str = ""
-                 ) -> dict[str, dict[str, Any]]:
-        """The records of the listing ``options(schema)`` describes.
+        Each page is handed over as soon as it arrives (inside
+        ``progress.paused()``: the caller's time is not the listing's). Each
+        record comes once: a listing made again hands over only the records it
+        has not handed over yet, or whose values changed since.
 
-        A listing refused for a reason a schema change explains (404: the
-        table; 422: a field it names) is made once more from a schema read
-        again, after the mapping resolved against it (see the module doc).
+        - An expired offset (422 ``LIST_RECORDS_ITERATOR_NOT_AVAILABLE``, the
+          server forgot the iterator) restarts the listing from the beginning,
+          up to :data:`MAX_LISTING_RESTARTS` times in a row; then the listing
+          gives up with :class:`~leadsync.errors.UpstreamError` (transient: a
+          later run will do).
+        - A refusal a schema change explains (404: the table; 422: a field it
+          names) reads the schema again, resolves the mapping against it and
+          makes the listing once more (see the module doc).
         """
-        table = self.fetch_schema()
-        try:
-            return self._list(options(table), f"airtable {table.name}{what}")
-        except (NotFoundError, RequestRejectedError) as exc:
-            if isinstance(exc, RequestRejectedError) and exc.code not in _FIELD_GONE:
-                raise
-            self._refresh(f"{exc.status} {exc.code}")
-        table = self.fetch_schema()
-        return self._list(options(table), f"airtable {table.name}{what}")
+        handed: dict[str, dict[str, Any]] = {}
+        restarts = 0
+        refreshed = False
+        while True:
+            table = self.fetch_schema()
+            label = f"airtable {table.name}{what}"
+            api_table = self.client.table(self.base_id, table.id)
+            try:
+                for page in self.client.iterate_requests(
+                    "get", str(api_table.urls.records),
+                    fallback=("post", str(api_table.urls.records_post)),
+                    options=options(table),
+                ):
+                    records = page.get("records", []) if isinstance(page, dict) else []
+                    fresh = [raw for raw in records if handed.get(str(raw["id"])) != raw]
+                    progress.update(len(records))
+                    if not fresh:
+                        continue
+                    handed.update((str(raw["id"]), raw) for raw in fresh)
+                    with progress.paused():
+                        yield fresh
+                return
+            except RequestRejectedError as exc:
+                if exc.code == _ITERATOR_EXPIRED:
+                    if restarts >= MAX_LISTING_RESTARTS:
+                        raise UpstreamError(
+                            f"{label}: the listing's offset expired {restarts + 1} times in a "
+                            "row (Airtable forgot the list iterator each time); try again "
+                            "later", service=SERVICE, status=exc.status, code=exc.code,
+                        ) from exc
+                    restarts += 1
+                    self.restarts += 1
+                    log.warning("%s: the listing's offset expired; restarting from the "
+                                "beginning (restart %d)", label, restarts)
+                    continue
+                if exc.code not in _FIELD_GONE or refreshed:
+                    raise
+                refreshed, restarts = True, 0
+                self._refresh(f"{exc.status} {exc.code}")
+            except NotFoundError as exc:
+                if refreshed:
+                    raise
+                refreshed, restarts = True, 0
+                self._refresh(f"{exc.status} {exc.code}")
+
+    def _records(self, options: Callable[[AirtableTable], dict[str, Any]], what: str = ""
+                 ) -> list[dict[str, Any]]:
+        """Every record of a listing, each id once (its last version)."""
+        found: dict[str, dict[str, Any]] = {}
+        with Progress(f"airtable {self.airtable_table}{what}", unit="records",
+                      show=self.progress, logger=log) as progress:
+            for page in self._pages(options, what, progress):
+                found.update((str(raw["id"]), raw) for raw in page)
+        return list(found.values())
 
     def _misfit(self, records: Iterable[Mapping[str, Any]],
                 fields: Iterable[AirtableField]) -> str | None:
@@ -640,7 +694,7 @@ class AirtableSource:
         return None
 
     def _fetch_options(self, table: AirtableTable, cursor: Cursor | None) -> dict[str, Any]:
-        fields = self.fields()
+        fields = self.fields
         edited = table.last_modified_field()
         wanted = [f.id for f in fields.values()] + ([edited.id] if edited else [])
         options: dict[str, Any] = {
@@ -656,8 +710,15 @@ class AirtableSource:
             options["sort"] = [stable.id]
         return options
 
+    # -- the Source contract ---------------------------------------------------
+
     def fetch(self, cursor: Cursor | None = None) -> Iterator[Record]:
-        """Every record edited at or after ``cursor.query_from`` (all without), each once.
+        """Every record edited at or after ``cursor.query_from`` (all without), page by page.
+
+        Each record once; a listing restarted after its offset expired yields
+        again only a record whose values changed meanwhile (its newer values).
+        While the schema comes from a snapshot, each page's cells are checked
+        against it before the page is decoded (see "Schema snapshots").
 
         Afterwards :attr:`watermark` is a little before the server's time when
         the listing began (:meth:`ServerClock.watermark` of its answers'
@@ -666,29 +727,39 @@ class AirtableSource:
         edit time (a table with no last-modified field gives only creation
         times).
         """
-        started = time.monotonic()
-        with self.client.server_clock.watch() as times:
-            raw = self._listing(lambda table: self._fetch_options(table, cursor))
-        self.watermark = ServerClock.watermark(times)
-        if self.cached:
-            edited = self.fetch_schema().last_modified_field()
-            misfit = self._misfit(raw.values(), [*self.fields().values(),
-                                                 *([edited] if edited else [])])
-            if misfit is not None:
-                self._refresh(misfit)
-        table = self.fetch_schema()
-        edited = table.last_modified_field()
-        plans = plan_columns(self.table, self.fields())
+        self.open()
         self.notes = []
         count = 0
-        for record in raw.values():
-            count += 1
-            yield decode_record(record, plans, edited_field=edited, notes=self.notes)
-        self.stats.rows += count
-        self.stats.seconds += time.monotonic() - started
+        plans: tuple[Any, AirtableField | None] | None = None
+        bar = Progress(f"airtable {self.fetch_schema().name}", unit="records",
+                       show=self.progress, logger=log)
+        try:
+            with bar, self.client.server_clock.watch() as times:
+                pages = self._pages(lambda table: self._fetch_options(table, cursor), "", bar)
+                for page in pages:
+                    if self.cached:
+                        edited = self.fetch_schema().last_modified_field()
+                        misfit = self._misfit(page, [*self.fields.values(),
+                                                     *([edited] if edited else [])])
+                        if misfit is not None:
+                            self._refresh(misfit)
+                            plans = None
+                    if plans is None:
+                        plans = (plan_columns(self.table, self.fields),
+                                 self.fetch_schema().last_modified_field())
+                    for raw in page:
+                        count += 1
+                        record = decode_record(raw, plans[0], edited_field=plans[1],
+                                               notes=self.notes)
+                        with bar.paused():  # the caller's time, not the pull's
+                            yield record
+            self.watermark = ServerClock.watermark(times)
+        finally:
+            self.stats.rows += count
+            self.stats.seconds += bar.seconds
         if self.notes:
             log.info("airtable %s: %d cell(s) held NaN and were read as empty (%s)",
-                     table.name, len(self.notes), self.notes[0])
+                     self.airtable_table, len(self.notes), self.notes[0])
 
     def list_ids(self) -> set[str]:
         """The id of every live record, listed with one small field per record."""
@@ -697,12 +768,13 @@ class AirtableSource:
                 "checkbox", "autoNumber", "number", "rating", "count")), table.primary_field)
             return {"page_size": PAGE_SIZE, "use_field_ids": True, "fields": [cheap.id]}
 
-        return set(self._listing(options, " ids"))
+        return {str(raw["id"]) for raw in self._records(options, " ids")}
 
     def pull(self, cursor: Cursor | None = None, *,
              members: pd.DataFrame | MemberIndex | None = None) -> Validated:
-        """The canonical frame of :meth:`fetch` and the quarantine of rows that did not fit."""
-        return records_to_frame(self.table, self.fetch(cursor), members=members)
+        """The canonical frame of :meth:`fetch` and the quarantine of rows that did not fit
+        (what :meth:`~leadsync.sources.FrameReader.pull_frame` returns, as a pair)."""
+        return records_to_frame(self.table, latest_records(self.fetch(cursor)), members=members)
 
     def pull_raw(self) -> pd.DataFrame:
         """Every field of every record, typed by Airtable type (see ``decode_frame``)."""
@@ -713,17 +785,19 @@ class AirtableSource:
                 options["sort"] = [stable.id]
             return options
 
-        raw = self._listing(options)
+        raw = self._records(options)
         if self.cached:
-            misfit = self._misfit(raw.values(), self.fetch_schema().fields)
+            misfit = self._misfit(raw, self.fetch_schema().fields)
             if misfit is not None:
                 self._refresh(misfit)
-        return decode_frame(self.fetch_schema(), raw.values())
+        return decode_frame(self.fetch_schema(), raw)
 
 
-if TYPE_CHECKING:
-    def _is_a_table_source(source: AirtableSource) -> TableSource:
+if TYPE_CHECKING:  # mypy holds the source and its factory to the contract the sync relies on
+    def _a_source(source: AirtableSource) -> Source:
         return source
+
+    _a_factory: SourceFactory = AirtableSource.from_config
 
 
 # ---------------------------------------------------------------------------
@@ -934,36 +1008,67 @@ def read_airtable(
     endpoint_url: str = DEFAULT_ENDPOINT,
     progress: bool | None = None,
     rps: float | None = REQUESTS_PER_SECOND,
+    cursor: Cursor | None = None,
+    limiters: Limiters | None = None,
 ) -> pd.DataFrame:
     """One Airtable table as a canonical frame, in one call.
 
     ``base`` is the base id (``app…``), ``table`` a table id or name.
     ``mapping`` maps canonical columns to field names or ids (default: the
-    sample layout's names that exist). ``members`` (a canonical members frame)
-    resolves member references to ``member_id``. The token comes from
-    ``$AIRTABLE_TOKEN`` unless given. Rows that do not fit the canonical table
-    are left out and kept in ``frame.attrs["quarantine"]`` (one warning says
-    how many); ``frame.attrs["field_ids"]`` has the resolved field ids.
+    seed's names that exist, :func:`~leadsync.layout.default_fields`).
+    ``members`` (a canonical members frame) resolves member references to
+    ``member_id``. The token comes from ``$AIRTABLE_TOKEN`` unless given. The
+    frame's ``attrs`` are those of :meth:`~leadsync.sources.FrameReader.pull_frame`,
+    the same for Notion: ``quarantine`` (rows that did not fit the canonical
+    table, left out of the frame; one warning says how many), ``field_ids``
+    (the resolved field ids) and ``source`` (base and table ids).
+    :func:`iter_airtable` gives the same rows page by page.
 
     ``canonical=None`` returns every field instead, columns named by field
-    name and typed by field type, indexed by record id.
+    name and typed by field type, indexed by record id. ``limiters`` owns the
+    pacing (default: the process's, shared with every client of the base).
     """
+    source = _notebook_source(base, table, mapping=mapping, canonical=canonical, token=token,
+                              endpoint_url=endpoint_url, progress=progress, rps=rps,
+                              limiters=limiters)
+    with source:
+        if canonical is None:
+            return source.pull_raw()
+        return source.pull_frame(cursor, members=members)
+
+
+def iter_airtable(
+    base: str,
+    table: str,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    canonical: str = "signals",
+    members: pd.DataFrame | MemberIndex | None = None,
+    token: Secret | str | None = None,
+    endpoint_url: str = DEFAULT_ENDPOINT,
+    progress: bool | None = None,
+    rps: float | None = REQUESTS_PER_SECOND,
+    cursor: Cursor | None = None,
+    limiters: Limiters | None = None,
+) -> Iterator[pd.DataFrame]:
+    """:func:`read_airtable` page by page: a typed frame per page of records (100 rows),
+    each with the same ``attrs`` (its ``quarantine`` holds its own page's misfits)."""
+    source = _notebook_source(base, table, mapping=mapping, canonical=canonical, token=token,
+                              endpoint_url=endpoint_url, progress=progress, rps=rps,
+                              limiters=limiters)
+    with source:
+        yield from source.iter_pages(cursor, members=members)
+
+
+def _notebook_source(base: str, table: str, *, mapping: Mapping[str, str] | None,
+                     canonical: str | None, token: Secret | str | None, endpoint_url: str,
+                     progress: bool | None, rps: float | None,
+                     limiters: Limiters | None) -> AirtableSource:
     if token is None:
         token = secret_from_env("AIRTABLE_TOKEN")
         if token is None:
             raise ConfigError("AIRTABLE_TOKEN is not set; export the Airtable token in the "
                               "environment or pass token=")
-    client = AirtableClient(token, endpoint_url=endpoint_url, rps=rps)
-    source = AirtableSource(client, base, table, canonical=canonical or "signals",
-                            mapping=mapping, progress=progress)
-    if canonical is None:
-        return source.pull_raw()
-    result = source.pull(members=members)
-    frame = result.frame
-    frame.attrs["quarantine"] = result.quarantine
-    frame.attrs["field_ids"] = source.field_ids
-    if not result.quarantine.empty:
-        log.warning("airtable %s: %d row(s) did not fit the %s table and are in "
-                    "frame.attrs['quarantine'] (first: %s)", table, len(result.quarantine),
-                    canonical, result.quarantine["reason"].iloc[0])
-    return frame
+    client = AirtableClient(token, endpoint_url=endpoint_url, rps=rps, limiters=limiters)
+    return AirtableSource(client, base, table, canonical=canonical or "signals",
+                          mapping=mapping, progress=progress)

@@ -1,21 +1,27 @@
-"""What both connectors share: records, the source contract, pacing, retries, progress.
+"""What both connectors share at the HTTP edge: pacing, retries, the server's clock.
 
-A connector turns one workspace table into :class:`Record` values (canonical
-column names, Python values, member references as
-:class:`~leadsync.tables.MemberRef`), through three seams:
+A connector turns one workspace table into :class:`~leadsync.records.Record`
+values and implements the :class:`~leadsync.sources.Source` contract; both
+live in the core. What its requests need is here:
 
-- :class:`RateLimiter` paces requests below the service's published rate, so a
-  normal pull meets no 429 at all;
+- :class:`Limiters` owns the :class:`RateLimiter` of each rate-limit scope (a
+  Notion integration, an Airtable base): every client of the process that
+  talks to the same scope draws from the same bucket, so a normal pull meets
+  no 429 at all. A caller can inject its own owner (a test, a notebook that
+  wants its own pacing) and a test can :meth:`~Limiters.reset` it;
 - :func:`retrying` retries what is worth retrying (429 after its
   ``Retry-After``, 5xx, timeouts, resets) and nothing else, with tenacity;
-- :class:`Progress` shows a bar on a terminal or in a notebook and plain log
-  lines in cron;
-- :class:`SchemaCache` lets the sources of one run share a schema read (an
-  Airtable base's schema serves every table of the base).
+- :class:`ServerClock` reads the server's time from its answers (the
+  watermark a cursor may move to);
+- :class:`WriteResult` is what a write did.
 
-:class:`TableSource` is the contract the sync job (``leadsync.sync``) relies
-on; :func:`records_to_frame` makes a canonical frame of records, merging the
-connector's decode problems into the quarantine.
+HTTP failures become leadsync errors in one place, :mod:`~leadsync.connectors.errors`.
+
+The core types this module used to hold (``Record``, ``Cursor``,
+``PullStats``, ``records_to_frame``, ``FieldRef``, ``resolve_fields``,
+``SchemaCache``, ``Progress``, ``interactive`` and ``TableSource``, now
+:class:`~leadsync.sources.Source`) are still importable from here, as aliases
+of :mod:`leadsync.records`, :mod:`leadsync.sources` and :mod:`leadsync.progress`.
 """
 
 from __future__ import annotations
@@ -25,24 +31,25 @@ import email.utils
 import logging
 import math
 import random
-import sys
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-import pandas as pd
 import tenacity
 
-from leadsync.errors import RateLimitedError, SchemaError, UpstreamError
-from leadsync.tables import QUARANTINE_COLUMNS, MemberIndex, Validated, build_frame
+from leadsync.errors import RateLimitedError, UpstreamError
+from leadsync.progress import Progress, interactive
+from leadsync.records import Cursor, PullStats, Record, records_to_frame
+from leadsync.sources import FieldRef, SchemaCache, TableSource, resolve_fields
 
 __all__ = [
+    "DEFAULT_LIMITERS",
     "Cursor",
     "FieldRef",
+    "Limiters",
     "Progress",
     "PullStats",
     "RateLimiter",
@@ -66,76 +73,7 @@ T = TypeVar("T")
 
 
 # ---------------------------------------------------------------------------
-# Records and the source contract
-
-
-@dataclass(frozen=True)
-class Record:
-    """One workspace row decoded to canonical columns.
-
-    ``values`` maps canonical column names to Python values (member columns
-    hold :class:`~leadsync.tables.MemberRef`). ``problem`` is set when the row
-    could not be decoded at all; such a row is quarantined with that reason.
-    """
-
-    source_id: str
-    created_time: dt.datetime | None
-    last_edited_time: dt.datetime | None
-    values: Mapping[str, Any]
-    problem: str | None = None
-
-    def row(self) -> dict[str, Any]:
-        """The values plus ``source_id``, ``created_time`` and ``last_edited_time``."""
-        return {
-            **self.values,
-            "source_id": self.source_id,
-            "created_time": self.created_time,
-            "last_edited_time": self.last_edited_time,
-        }
-
-
-@dataclass(frozen=True)
-class Cursor:
-    """Where an incremental pull starts: rows edited at or after ``since - lag``.
-
-    Both services round edit times (Notion to the minute, Airtable to the
-    second), so a cursor is moved back by ``lag`` and the overlap is
-    de-duplicated by row id.
-    """
-
-    since: dt.datetime | None = None
-    lag: dt.timedelta = dt.timedelta(minutes=2)
-
-    @property
-    def query_from(self) -> dt.datetime | None:
-        return None if self.since is None else self.since - self.lag
-
-    def advanced(self, records: Iterable[Record]) -> Cursor:
-        """The cursor after ``records``: the newest edit time the server reported."""
-        newest = self.since
-        for record in records:
-            if record.last_edited_time is not None and (
-                newest is None or record.last_edited_time > newest
-            ):
-                newest = record.last_edited_time
-        return Cursor(newest, self.lag)
-
-
-@dataclass
-class PullStats:
-    """What a pull cost: requests sent, 429s met, retries, rows, seconds."""
-
-    requests: int = 0
-    rate_limited: int = 0
-    retries: int = 0
-    rows: int = 0
-    seconds: float = 0.0
-    waited_seconds: float = 0.0
-
-    def add(self, other: PullStats) -> None:
-        for name in ("requests", "rate_limited", "retries", "rows", "seconds",
-                     "waited_seconds"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+# Writes
 
 
 @dataclass
@@ -150,52 +88,6 @@ class WriteResult:
     @property
     def ok(self) -> bool:
         return not self.failed
-
-
-class TableSource(Protocol):
-    """One workspace table as the sync job sees it."""
-
-    service: str
-    table: str
-    stats: PullStats
-
-    def fetch(self, cursor: Cursor | None = None) -> Iterator[Record]:
-        """Every row edited at or after ``cursor.query_from`` (all rows without a cursor),
-        complete (long relations expanded), each id once."""
-        ...
-
-    def list_ids(self) -> set[str]:
-        """The ids of every live row, fetched as cheaply as the API allows."""
-        ...
-
-
-def records_to_frame(
-    table: str,
-    records: Iterable[Record],
-    *,
-    members: pd.DataFrame | MemberIndex | None = None,
-) -> Validated:
-    """A canonical frame of ``records``; undecodable records join the quarantine."""
-    good: list[dict[str, Any]] = []
-    broken: list[Record] = []
-    for record in records:
-        if record.problem:
-            broken.append(record)
-        else:
-            good.append(record.row())
-    result = build_frame(table, good, members=members)
-    if not broken:
-        return result
-    extra = pd.DataFrame(
-        {
-            "table": pd.Series([table] * len(broken), dtype="string"),
-            "source_id": pd.Series([r.source_id for r in broken], dtype="string"),
-            "reason": pd.Series([r.problem for r in broken], dtype="string"),
-            "record": pd.Series([repr(dict(r.values)) for r in broken], dtype="string"),
-        }
-    )
-    quarantine = pd.concat([result.quarantine, extra], ignore_index=True)[list(QUARANTINE_COLUMNS)]
-    return Validated(result.frame, quarantine)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -277,85 +169,6 @@ class ServerClock:
 
 
 # ---------------------------------------------------------------------------
-# Field mapping
-
-
-@dataclass(frozen=True)
-class FieldRef:
-    """A property (Notion) or field (Airtable) as the schema names it."""
-
-    id: str
-    name: str
-    type: str
-
-
-def resolve_fields(
-    mapping: Mapping[str, str],
-    available: Sequence[FieldRef],
-    *,
-    where: str,
-) -> dict[str, FieldRef]:
-    """Canonical column -> the workspace field it maps to, matched by id, then by name.
-
-    Matching ids first is what keeps a sync working after a rename: once a
-    mapping has been resolved, callers keep the ids. A mapped field that does
-    not exist raises :class:`~leadsync.errors.SchemaError` naming every field
-    that does. ``where`` names the table for the message.
-    """
-    by_id = {f.id: f for f in available}
-    by_name = {f.name: f for f in available}
-    by_folded: dict[str, list[FieldRef]] = {}
-    for f in available:
-        by_folded.setdefault(f.name.casefold(), []).append(f)
-    resolved: dict[str, FieldRef] = {}
-    missing: list[str] = []
-    for column, wanted in mapping.items():
-        found = by_id.get(wanted) or by_name.get(wanted)
-        if found is None:
-            folded = by_folded.get(wanted.casefold(), [])
-            found = folded[0] if len(folded) == 1 else None
-        if found is None:
-            missing.append(f"{column} -> {wanted!r}")
-        else:
-            resolved[column] = found
-    if missing:
-        names = ", ".join(f"{f.name!r} ({f.type})" for f in available)
-        raise SchemaError(
-            f"{where}: mapped field(s) not found: {'; '.join(missing)}. "
-            f"The fields that exist are: {names}"
-        )
-    return resolved
-
-
-class SchemaCache:
-    """Schemas read during one run, shared by the sources that need the same one.
-
-    ``get(key, read)`` calls ``read()`` the first time a key is asked for and
-    returns that answer afterwards; ``refresh(key, read)`` reads again (the
-    API said the schema changed) and the new answer serves later callers too.
-    Its lifetime is its owner's: the sync makes one per run, a source without
-    one makes its own. It is never process-global, so a long-lived notebook
-    sees a rename on its next call instead of a schema from hours ago.
-    """
-
-    def __init__(self) -> None:
-        self._schemas: dict[Hashable, Any] = {}
-
-    def get(self, key: Hashable, read: Callable[[], T]) -> T:
-        if key not in self._schemas:
-            self._schemas[key] = read()
-        found: T = self._schemas[key]
-        return found
-
-    def refresh(self, key: Hashable, read: Callable[[], T]) -> T:
-        self._schemas.pop(key, None)
-        return self.get(key, read)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._schemas
-
-
-# ---------------------------------------------------------------------------
 # Pacing
 
 
@@ -413,25 +226,54 @@ class RateLimiter:
             self._stamp = self._held_until
 
 
-_shared: dict[tuple[str, float], RateLimiter] = {}
-_shared_lock = threading.Lock()
+class Limiters:
+    """The rate limiters of one owner (by default the process), one per scope and rate.
+
+    A service's rate limit applies to a scope (a Notion integration token, an
+    Airtable base), not to a client: every source and writer that talks to
+    the same scope must draw from the same bucket, or several tables pulled
+    one after the other would together exceed it. Connectors take a
+    ``limiters`` argument and use :data:`DEFAULT_LIMITERS` without one, so
+    everything in a process shares pacing unless told otherwise. Callers
+    build ``scope`` without secrets (e.g. a hash of the token).
+
+    ``clock`` and ``sleep`` are the time the owner's clients live in: every
+    limiter made paces by them, and the connectors' retries back off with
+    ``sleep`` unless given their own. A test gives a fake pair (a
+    :class:`~leadsync.testing.ManualClock`, or one that moves the emulator's
+    frozen clock) and nothing waits in real time.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.clock = clock
+        self.sleep = sleep
+        self._limiters: dict[tuple[str, float], RateLimiter] = {}
+        self._lock = threading.Lock()
+
+    def get(self, scope: str, rps: float) -> RateLimiter:
+        """The one limiter for ``scope`` at ``rps`` requests a second, made on first use."""
+        key = (scope, rps)
+        with self._lock:
+            limiter = self._limiters.get(key)
+            if limiter is None:
+                limiter = self._limiters[key] = RateLimiter(rps, clock=self.clock,
+                                                            sleep=self.sleep)
+            return limiter
+
+    def reset(self) -> None:
+        """Forget every limiter: the next request of each scope starts a fresh bucket."""
+        with self._lock:
+            self._limiters.clear()
+
+
+#: The owner every connector uses unless given another: one limiter per scope a process.
+DEFAULT_LIMITERS = Limiters()
 
 
 def shared_limiter(scope: str, rps: float) -> RateLimiter:
-    """The one limiter of this process for ``scope``, created on first use.
-
-    A service's rate limit applies to a scope (a Notion integration token, an
-    Airtable base), not to a client: every source and writer in the process
-    that talks to the same scope must draw from the same bucket, or several
-    tables pulled one after the other would together exceed it. Callers
-    build ``scope`` without secrets (e.g. a hash of the token).
-    """
-    key = (scope, rps)
-    with _shared_lock:
-        limiter = _shared.get(key)
-        if limiter is None:
-            limiter = _shared[key] = RateLimiter(rps)
-        return limiter
+    """``DEFAULT_LIMITERS.get(scope, rps)`` (the name this had before :class:`Limiters`)."""
+    return DEFAULT_LIMITERS.get(scope, rps)
 
 
 # ---------------------------------------------------------------------------
@@ -552,94 +394,6 @@ def retrying(
                 request_id=exc.request_id,
             ) from exc
         raise
-
-
-# ---------------------------------------------------------------------------
-# Progress
-
-
-class Progress:
-    """Progress of a long pull: a bar on a terminal or in a notebook, log lines in cron.
-
-    ``show=None`` decides from where the process runs; ``True``/``False`` force it.
-    Use as a context manager and call :meth:`update` with the rows just done. A
-    pull that hands rows to its caller one at a time wraps each hand-over in
-    :meth:`paused`, so the seconds it reports are its own, not the caller's.
-    """
-
-    LOG_EVERY_SECONDS = 10.0
-
-    def __init__(self, what: str, *, total: int | None = None, unit: str = "rows",
-                 show: bool | None = None, logger: logging.Logger | None = None,
-                 clock: Callable[[], float] = time.monotonic):
-        self.what = what
-        self.total = total
-        self.unit = unit
-        self.done = 0
-        #: Seconds spent inside :meth:`paused` blocks.
-        self.idle_seconds = 0.0
-        self._clock = clock
-        self._log = logger or log
-        self._bar: Any = None
-        self._started = clock()
-        self._last_log = self._started
-        drawn = interactive() if show is None else show
-        if drawn:
-            if "ipykernel" in sys.modules:
-                from tqdm.auto import tqdm
-            else:
-                from tqdm import tqdm
-            self._bar = tqdm(total=total, desc=what, unit=f" {unit}", leave=False,
-                             file=sys.stderr, dynamic_ncols=True)
-
-    def update(self, count: int = 1) -> None:
-        self.done += count
-        if self._bar is not None:
-            self._bar.update(count)
-            return
-        now = self._clock()
-        if now - self._last_log >= self.LOG_EVERY_SECONDS:
-            self._last_log = now
-            self._log.info("%s: %d %s so far%s", self.what, self.done, self.unit,
-                           f" of {self.total}" if self.total else "")
-
-    @contextmanager
-    def paused(self) -> Iterator[None]:
-        """A stretch that is not the pull's work (its caller busy with a row)."""
-        began = self._clock()
-        try:
-            yield
-        finally:
-            self.idle_seconds += self._clock() - began
-
-    @property
-    def seconds(self) -> float:
-        """Seconds since the start, less the paused ones."""
-        return self._clock() - self._started - self.idle_seconds
-
-    def close(self) -> None:
-        elapsed = self.seconds
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
-        self._log.info("%s: %d %s in %.1fs", self.what, self.done, self.unit, elapsed)
-
-    def __enter__(self) -> Progress:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
-
-def interactive() -> bool:
-    """Whether progress bars should draw: a notebook, or stderr is a terminal."""
-    if "ipykernel" in sys.modules:
-        return True
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def backoff_ceiling(attempt: int, policy: RetryPolicy) -> float:

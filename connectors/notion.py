@@ -8,25 +8,30 @@ lives in :mod:`~leadsync.connectors.notion_decode`; encoding in
 Layers::
 
     read_notion(...)            one call from a notebook: a canonical DataFrame
-    NotionSource                one canonical table (TableSource): fetch(cursor), list_ids()
+    iter_notion(...)            the same, as typed frames page by page
+    NotionSource                one canonical table (leadsync.sources.Source): open(),
+                                fetch(cursor), list_ids(); iter_pages(), pull_frame()
     NotionWriter                create/update pages idempotently on a key property
     open_data_source(...)       database id/URL or data source id -> NotionDataSource (schema)
     NotionAPI                   notion_client.Client + pacing + retries + error translation
 
 **Pacing and retries.** notion-client's own retries are switched off
 (``retry=False``) so waits never stack; :class:`NotionAPI` sends every request
-through one :class:`~leadsync.connectors.base.RateLimiter` at the integration's
-rate (3 requests/s by default), so a full pull normally meets no 429. A 429
+through the integration's :class:`~leadsync.connectors.base.RateLimiter`
+(3 requests/s by default; one per token in a process, owned by
+:class:`~leadsync.connectors.base.Limiters`), so a full pull normally meets no 429. A 429
 holds the limiter for the whole ``Retry-After`` (however long, up to
 ``RetryPolicy.max_wait``); 5xx, 529, timeouts and connection resets are retried
 with backoff by :func:`~leadsync.connectors.base.retrying`, queries included
 (they are POSTs but safe to repeat). Page creates are the one thing not simply
 repeated: see :class:`NotionWriter`.
 
-**Errors** are translated once, in :func:`translate_error`: 401/403 ->
-:class:`~leadsync.errors.AuthError`, 404 -> :class:`~leadsync.errors.NotFoundError`
-(telling the user to share the database with the integration), 400/409 and
-other 4xx -> :class:`~leadsync.errors.RequestRejectedError`, 429 ->
+**Errors**: :func:`translate_error` takes notion-client's and httpx's errors
+apart and :mod:`~leadsync.connectors.errors` classifies them, with the same
+table as Airtable's: 401/403 -> :class:`~leadsync.errors.AuthError`, 404 ->
+:class:`~leadsync.errors.NotFoundError` (telling the user to share the
+database with the integration), other 4xx ->
+:class:`~leadsync.errors.RequestRejectedError`, 429 ->
 :class:`~leadsync.errors.RateLimitedError`, 5xx/timeouts/resets ->
 :class:`~leadsync.errors.UpstreamError`, each with the request id and never
 the token.
@@ -83,7 +88,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote, urlsplit
 
 import httpx
@@ -96,7 +101,6 @@ from notion_client.errors import (
 )
 
 from leadsync.errors import (
-    AuthError,
     ConfigError,
     ConnectorError,
     DataValidationError,
@@ -106,25 +110,31 @@ from leadsync.errors import (
     SchemaError,
     UpstreamError,
 )
+from leadsync.layout import default_fields
+from leadsync.progress import Progress
+from leadsync.records import Cursor, PullStats, Record
 from leadsync.secrets import Secret, install_scrub_filter, scrub, secret_from_env
+from leadsync.sources import (
+    FieldRef,
+    FrameReader,
+    SchemaCache,
+    Source,
+    SourceFactory,
+    resolve_fields,
+)
 from leadsync.tables import META_COLUMNS, MemberIndex, schema
 
 from .base import (
-    Cursor,
-    FieldRef,
-    Progress,
-    PullStats,
+    DEFAULT_LIMITERS,
+    Limiters,
     RateLimiter,
-    Record,
     RetryPolicy,
     ServerClock,
     WriteResult,
     parse_retry_after,
-    records_to_frame,
-    resolve_fields,
     retrying,
-    shared_limiter,
 )
+from .errors import classify_status, classify_transport
 from .notion_decode import (
     decode_page,
     decode_property,
@@ -150,6 +160,7 @@ __all__ = [
     "NotionDataSource",
     "NotionSource",
     "NotionWriter",
+    "iter_notion",
     "open_data_source",
     "parse_notion_id",
     "read_notion",
@@ -164,7 +175,7 @@ log = logging.getLogger("leadsync.connectors.notion")
 #: StreamHandler to its own logger per client, duplicating every line).
 _client_log = logging.getLogger("leadsync.connectors.notion.client")
 
-SERVICE = "notion"
+SERVICE: Final = "notion"
 DEFAULT_BASE_URL = "https://api.notion.com"
 #: Results per query page (Notion's maximum).
 PAGE_SIZE = 100
@@ -218,50 +229,33 @@ def _body_field(body: str, name: str) -> Any:
 
 
 def translate_error(exc: BaseException, what: str) -> ConnectorError:
-    """The leadsync error for a notion-client or httpx error (the one place this happens).
+    """The leadsync error for a notion-client or httpx error.
 
-    Messages come from the API's error body and the request id; request
-    headers (which carry the token) are never read, and anything a secret
-    could hide in is scrubbed.
+    Takes notion-client's error apart (status, Notion's ``code`` and
+    ``message``, ``Retry-After``, request id) and lets
+    :func:`~leadsync.connectors.errors.classify_status` decide, as for Airtable.
+    Request headers (which carry the token) are never read.
     """
     if isinstance(exc, HTTPResponseError):
         status = int(exc.status)
         code = getattr(exc.code, "value", exc.code)
-        request_id = exc.request_id or _body_field(exc.body, "request_id")
         body_code = _body_field(exc.body, "code")
         if isinstance(body_code, str):
             code = body_code  # codes notion-client does not know (service_overload, bad_gateway)
-        message = _body_field(exc.body, "message") or str(exc)
-        message = scrub(f"{what}: {message}")
-        kw: dict[str, Any] = {"service": SERVICE, "status": status, "code": str(code),
-                              "request_id": request_id}
-        if status == 429:
-            return RateLimitedError(message, retry_after=parse_retry_after(
-                exc.headers.get("retry-after") if exc.headers is not None else None), **kw)
-        if status in (401, 403):
-            hint = ("the Notion token is invalid or revoked; check NOTION_TOKEN"
-                    if status == 401 else
-                    "the integration may not do this; check its capabilities and that the "
-                    "page or database is shared with it")
-            return AuthError(f"{message} ({hint})", **kw)
-        if status == 404:
-            return NotFoundError(
-                f"{message} Share the database with the integration (in Notion: ••• → "
-                "Connections → add it) and check the id or URL.", **kw)
-        if status >= 500:
-            return UpstreamError(message, **kw)
-        return RequestRejectedError(message, **kw)
+        retry_after = parse_retry_after(
+            exc.headers.get("retry-after") if exc.headers is not None else None)
+        return classify_status(
+            SERVICE, status, what=what, code=None if code is None else str(code),
+            message=_body_field(exc.body, "message") or str(exc), retry_after=retry_after,
+            request_id=exc.request_id or _body_field(exc.body, "request_id"))
     if isinstance(exc, RequestTimeoutError | httpx.TimeoutException):
-        return UpstreamError(f"{what}: Notion did not answer in time", service=SERVICE,
-                             code="timeout")
+        return classify_transport(SERVICE, "timeout", what=what)
     if isinstance(exc, httpx.TransportError):
-        return UpstreamError(f"{what}: connection to Notion failed ({type(exc).__name__})",
-                             service=SERVICE, code="connection")
+        return classify_transport(SERVICE, "connection", what=what, detail=type(exc).__name__)
     if isinstance(exc, InvalidPathParameterError):
         return RequestRejectedError(scrub(f"{what}: {exc}"), service=SERVICE)
     if isinstance(exc, ValueError):  # a 2xx whose body is not JSON
-        return UpstreamError(f"{what}: Notion sent an answer that is not JSON", service=SERVICE,
-                             code="bad_response")
+        return classify_transport(SERVICE, "bad_response", what=what)
     return ConnectorError(scrub(f"{what}: {exc}"), service=SERVICE)
 
 
@@ -274,7 +268,11 @@ class NotionAPI:
 
     ``token`` is a :class:`~leadsync.secrets.Secret` (or a string, wrapped at
     once); ``rps`` the client-side rate; ``policy`` when to retry and how long a
-    ``Retry-After`` may be. ``limiter`` and ``sleep`` are seams for tests.
+    ``Retry-After`` may be. ``http`` is the ``httpx.Client`` every request goes
+    through (the one HTTP seam: a test passes one on an ``httpx.MockTransport``).
+    The integration's limiter comes from ``limiters`` (default: the process's
+    :data:`~leadsync.connectors.base.DEFAULT_LIMITERS`) unless ``limiter`` is
+    given; the retries back off with ``sleep``, by default the ``limiters``'.
     Close it (or use it as a context manager) to release the connection pool.
     """
 
@@ -287,9 +285,10 @@ class NotionAPI:
         policy: RetryPolicy | None = None,
         stats: PullStats | None = None,
         limiter: RateLimiter | None = None,
+        limiters: Limiters | None = None,
         http: httpx.Client | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ):
         secret = token if isinstance(token, Secret) else Secret(token, "NOTION_TOKEN")
         if not secret:
@@ -301,8 +300,9 @@ class NotionAPI:
         # Notion limits each integration (token), so every client with this token
         # in the process shares one bucket.
         fingerprint = hashlib.sha256(secret.reveal().encode()).hexdigest()[:16]
-        self.limiter = limiter or shared_limiter(f"notion {self.base_url} {fingerprint}", rps)
-        self.sleep = sleep
+        limiters = DEFAULT_LIMITERS if limiters is None else limiters
+        self.limiter = limiter or limiters.get(f"notion {self.base_url} {fingerprint}", rps)
+        self.sleep = sleep or limiters.sleep
         self._own_http = http is None
         self._http = http or httpx.Client(
             limits=httpx.Limits(max_connections=8, max_keepalive_connections=8))
@@ -596,8 +596,6 @@ def _data_source(api: NotionAPI, answer: Mapping[str, Any]) -> NotionDataSource:
 
 
 def _default_mapping(table: str, available: Sequence[FieldRef]) -> dict[str, str]:
-    from leadsync.emulator.sample import default_fields
-
     try:
         defaults = default_fields("notion", table)
     except KeyError:
@@ -610,8 +608,8 @@ def resolve_mapping(table: str, mapping: Mapping[str, str] | None,
                     available: Sequence[FieldRef], *, where: str) -> dict[str, FieldRef]:
     """Canonical column -> property, by id then name; every required column present.
 
-    Without ``mapping`` the sample layout's property names are used, limited
-    to the properties that exist. The key column may stay unmapped (the page
+    Without ``mapping`` the seed's property names (:func:`~leadsync.layout.default_fields`)
+    are used, limited to the properties that exist. The key column may stay unmapped (the page
     id is the key then).
     """
     spec = schema(table)
@@ -629,15 +627,17 @@ def resolve_mapping(table: str, mapping: Mapping[str, str] | None,
     return fields
 
 
-class NotionSource:
-    """One canonical table read from a Notion data source (the sync's ``TableSource``).
+class NotionSource(FrameReader):
+    """One canonical table read from a Notion data source (a :class:`~leadsync.sources.Source`).
 
-    Connects lazily: the first :meth:`fetch`, :meth:`list_ids` or
-    :meth:`connect` resolves the data source and the mapping. After that
-    :attr:`field_ids` holds canonical column -> property id; pass those as the
-    mapping next time and a renamed property keeps mapping. ``schema_cache``
-    (a :attr:`schema_snapshot` of an earlier source for the same database)
-    connects without a request; see "Schema snapshots" in the module doc.
+    Opens lazily: the first :meth:`open`, :meth:`fetch`, :meth:`list_ids` or
+    read of :attr:`fields` / :attr:`field_ids` resolves the data source and the
+    mapping. :attr:`field_ids` then holds canonical column -> property id; pass
+    those as the mapping next time and a renamed property keeps mapping.
+    ``schema_cache`` (a :attr:`schema_snapshot` of an earlier source for the
+    same database) opens without a request; see "Schema snapshots" in the
+    module doc. :meth:`~leadsync.sources.FrameReader.iter_pages` and
+    :meth:`~leadsync.sources.FrameReader.pull_frame` give typed frames.
     """
 
     service = SERVICE
@@ -661,7 +661,7 @@ class NotionSource:
         self.data_source_name = data_source
         self.progress = progress
         self.data_source: NotionDataSource | None = None
-        self.fields: dict[str, FieldRef] = {}
+        self._fields: dict[str, FieldRef] = {}
         #: A little before the server's time when the last complete :meth:`fetch` began.
         self.watermark: dt.datetime | None = None
         self.schema_cache = dict(schema_cache) if schema_cache else None
@@ -671,11 +671,18 @@ class NotionSource:
 
     @property
     def stats(self) -> PullStats:
+        """What this source's requests cost (its client's counter)."""
         return self.api.stats
 
     @property
+    def fields(self) -> dict[str, FieldRef]:
+        """Canonical column -> the property it is read from (opens the source)."""
+        self.open()
+        return self._fields
+
+    @property
     def field_ids(self) -> dict[str, str]:
-        """Canonical column -> property id, for the sync to persist."""
+        """Canonical column -> property id, for the sync to persist (opens the source)."""
         return {column: ref.id for column, ref in self.fields.items()}
 
     @property
@@ -683,9 +690,16 @@ class NotionSource:
         return self.connect().id
 
     @property
+    def identity(self) -> dict[str, str]:
+        """``service``, ``table``, the ``database_id`` and the ``data_source_id`` read."""
+        ds = self.connect()
+        return {"service": SERVICE, "table": self.table,
+                "database_id": ds.database_id or "", "data_source_id": ds.id}
+
+    @property
     def schema_snapshot(self) -> dict[str, Any] | None:
-        """What :meth:`connect` resolved, as JSON, for ``schema_cache=`` next time
-        (None before connecting)."""
+        """What :meth:`open` resolved, as JSON, for ``schema_cache=`` next time
+        (None before opening)."""
         ds = self.data_source
         if ds is None:
             return None
@@ -698,16 +712,24 @@ class NotionSource:
 
     @classmethod
     def from_config(cls, config: Config, table: str, env: Mapping[str, str] | None = None,
-                    stats: PullStats | None = None, *, field_ids: Mapping[str, str] | None = None,
-                    progress: bool | None = None,
-                    schema_cache: Mapping[str, Any] | None = None) -> NotionSource:
-        """The source for ``tables.<table>`` of ``leadsync.toml``.
+                    stats: PullStats | None = None, *,
+                    field_ids: Mapping[str, str] | None = None,
+                    schema_cache: Mapping[str, Any] | None = None,
+                    schemas: SchemaCache | None = None,
+                    progress: bool | None = False,
+                    limiters: Limiters | None = None) -> NotionSource:
+        """The source for ``tables.<table>`` of ``leadsync.toml`` (a
+        :class:`~leadsync.sources.SourceFactory`; not opened yet).
 
         ``field_ids`` (what :attr:`field_ids` gave last run) take precedence
         over the configured names for the columns they cover, so a property
         renamed in Notion since keeps mapping. ``schema_cache`` is a
-        :attr:`schema_snapshot` to connect with (see the class).
+        :attr:`schema_snapshot` to open with (see the class). ``schemas`` is
+        accepted for the contract's sake: a Notion table's schema serves that
+        table only, so there is nothing to share. ``limiters`` owns the pacing
+        (default: the process's).
         """
+        del schemas
         if config.workspace.kind != "notion":
             raise ConfigError(f"workspace.kind is {config.workspace.kind!r}, not 'notion'",
                               key="workspace.kind", path=config.source)
@@ -723,6 +745,7 @@ class NotionSource:
             rps=config.limits.notion_rps,
             policy=RetryPolicy(max_wait=config.sync.max_wait_seconds),
             stats=stats,
+            limiters=limiters,
         )
         mapping: dict[str, str] | None = dict(spec.fields) if spec.fields else None
         if field_ids:
@@ -735,9 +758,13 @@ class NotionSource:
         """A cursor with the overlap that covers Notion's minute rounding."""
         return Cursor(since, dt.timedelta(seconds=overlap_seconds))
 
-    def connect(self) -> NotionDataSource:
+    def open(self) -> None:
         """Resolve the data source and the mapping (once): from ``schema_cache`` when
-        it describes this table's target, else from Notion."""
+        it describes this table's target, else from Notion (two requests)."""
+        self.connect()
+
+    def connect(self) -> NotionDataSource:
+        """:meth:`open`, returning the data source it resolved."""
         if self.data_source is None:
             cached = self._cached_data_source()
             if cached is not None:
@@ -755,8 +782,8 @@ class NotionSource:
     def _use(self, ds: NotionDataSource, *, cached: bool) -> NotionDataSource:
         """Resolve the mapping against ``ds`` (a SchemaError if it does not) and keep both."""
         self.cached = False
-        self.fields = resolve_mapping(self.table, self.mapping, ds.properties,
-                                      where=f"{self.table}: {ds.label}")
+        self._fields = resolve_mapping(self.table, self.mapping, ds.properties,
+                                       where=f"{self.table}: {ds.label}")
         self.data_source, self.cached = ds, cached
         return ds
 
@@ -800,7 +827,7 @@ class NotionSource:
         is absent was deleted, and a value of another type means a type change.
         """
         props = property_by_id(page)
-        for ref in self.fields.values():
+        for ref in self._fields.values():
             prop = props.get(property_key(ref.id))
             if prop is None:
                 return f"property {ref.name!r} ({ref.id}) is not on page {page.get('id')}"
@@ -828,7 +855,7 @@ class NotionSource:
         yield from ds.iter_pages(filter_, what=what, filter_properties=(
             [ds.title_property.id] if title_only else None))
 
-    # -- TableSource ----------------------------------------------------------
+    # -- the Source contract ---------------------------------------------------
 
     def fetch(self, cursor: Cursor | None = None) -> Iterator[Record]:
         """Every row edited at or after ``cursor.query_from`` (all rows without one),
@@ -856,7 +883,7 @@ class NotionSource:
                         change = self._schema_change(page)
                         if change is not None:
                             self._refresh(change)
-                    record = decode_page(self._expand(page), self.fields, self.table)
+                    record = decode_page(self._expand(page), self._fields, self.table)
                     self.stats.rows += 1
                     bar.update(1)
                     with bar.paused():  # the caller's time, not the pull's
@@ -880,23 +907,22 @@ class NotionSource:
 
     def pull_frame(self, cursor: Cursor | None = None, *,
                    members: pd.DataFrame | MemberIndex | None = None) -> pd.DataFrame:
-        """The canonical frame of :meth:`fetch` (quarantine in ``frame.attrs``)."""
-        result = records_to_frame(self.table, self.fetch(cursor), members=members)
-        frame = result.frame
-        frame.attrs["quarantine"] = result.quarantine
+        """:meth:`~leadsync.sources.FrameReader.pull_frame`, plus ``attrs["notion"]``.
+
+        ``attrs["notion"]`` (``data_source_id`` and ``field_ids``) is the layout
+        these attrs had before ``attrs["source"]`` and ``attrs["field_ids"]``,
+        which both connectors now share; it is kept for notebooks that read it.
+        """
+        frame = super().pull_frame(cursor, members=members)
         frame.attrs["notion"] = {"data_source_id": self.data_source_id,
                                  "field_ids": self.field_ids}
-        if not result.quarantine.empty:
-            log.warning("%s: %d row(s) quarantined (see frame.attrs['quarantine']); first: %s",
-                        self.table, len(result.quarantine),
-                        result.quarantine["reason"].iloc[0])
         return frame
 
     def _expand(self, page: dict[str, Any]) -> dict[str, Any]:
         """The page with each mapped, truncated value completed from the property item
         endpoint (relations past 25, people and text at the reference cap)."""
         props = page.get("properties") or {}
-        wanted = {property_key(ref.id) for ref in self.fields.values()}
+        wanted = {property_key(ref.id) for ref in self._fields.values()}
         replaced: dict[str, Any] = {}
         for name, prop in props.items():
             if needs_expansion(prop) and property_key(str(prop.get("id"))) in wanted:
@@ -1157,23 +1183,60 @@ def read_notion(
     rps: float = 3.0,
     max_wait: float = 900.0,
     progress: bool | None = None,
+    limiters: Limiters | None = None,
 ) -> pd.DataFrame:
     """A Notion database (id or URL) or data source id as a canonical ``table`` frame.
 
     ``mapping`` maps canonical columns to property names or ids (default: the
-    sample layout's names that exist). ``members`` (a canonical members frame)
-    resolves member references to ``member_id``. The token comes from
-    ``$NOTION_TOKEN`` unless given. Rows that do not fit are in
-    ``frame.attrs["quarantine"]`` (one warning says how many);
-    ``frame.attrs["notion"]`` holds the data source id and the property ids
-    of the mapping (pass them as ``mapping`` to survive renames). Long pulls
-    show a progress bar on a terminal or in a notebook, log lines otherwise.
+    seed's names that exist, :func:`~leadsync.layout.default_fields`).
+    ``members`` (a canonical members frame) resolves member references to
+    ``member_id``. The token comes from ``$NOTION_TOKEN`` unless given. The
+    frame's ``attrs`` are those of :meth:`~leadsync.sources.FrameReader.pull_frame`,
+    the same for Airtable: ``quarantine`` (rows that did not fit, one warning
+    says how many), ``field_ids`` (pass them as ``mapping`` to survive
+    renames) and ``source`` (database and data source ids); ``attrs["notion"]``
+    is their older form. Long pulls show a progress bar on a terminal or in a
+    notebook, log lines otherwise. :func:`iter_notion` gives the same rows page
+    by page. ``limiters`` owns the pacing (default: the process's, shared with
+    every client of the integration).
     """
-    api = NotionAPI(_token(token), base_url=base_url, rps=rps,
-                    policy=RetryPolicy(max_wait=max_wait))
-    with NotionSource(api, database, table, mapping=mapping, data_source=data_source,
-                      progress=progress) as source:
+    with _notebook_source(database, mapping=mapping, table=table, token=token,
+                          base_url=base_url, data_source=data_source, rps=rps,
+                          max_wait=max_wait, progress=progress, limiters=limiters) as source:
         return source.pull_frame(cursor, members=members)
+
+
+def iter_notion(
+    database: str,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    table: str = "signals",
+    members: pd.DataFrame | MemberIndex | None = None,
+    token: Secret | str | None = None,
+    base_url: str = DEFAULT_BASE_URL,
+    data_source: str | None = None,
+    cursor: Cursor | None = None,
+    rps: float = 3.0,
+    max_wait: float = 900.0,
+    progress: bool | None = None,
+    limiters: Limiters | None = None,
+) -> Iterator[pd.DataFrame]:
+    """:func:`read_notion` page by page: a typed frame per page of results (100 rows),
+    each with the same ``attrs`` (its ``quarantine`` holds its own page's misfits)."""
+    with _notebook_source(database, mapping=mapping, table=table, token=token,
+                          base_url=base_url, data_source=data_source, rps=rps,
+                          max_wait=max_wait, progress=progress, limiters=limiters) as source:
+        yield from source.iter_pages(cursor, members=members)
+
+
+def _notebook_source(database: str, *, mapping: Mapping[str, str] | None, table: str,
+                     token: Secret | str | None, base_url: str, data_source: str | None,
+                     rps: float, max_wait: float, progress: bool | None,
+                     limiters: Limiters | None) -> NotionSource:
+    api = NotionAPI(_token(token), base_url=base_url, rps=rps,
+                    policy=RetryPolicy(max_wait=max_wait), limiters=limiters)
+    return NotionSource(api, database, table, mapping=mapping, data_source=data_source,
+                        progress=progress)
 
 
 def read_notion_config(
@@ -1195,7 +1258,7 @@ def read_notion_config(
                                       progress=progress)
     elif members is not True and members is not False:
         resolved = members
-    with NotionSource.from_config(config, table, env, progress=progress) as source:
+    with NotionSource.from_config(config, table, env=env, progress=progress) as source:
         return source.pull_frame(members=resolved)
 
 
@@ -1216,3 +1279,10 @@ def write_rows(
     with NotionAPI(_token(token), base_url=base_url, rps=rps) as api:
         ds = open_data_source(api, target, data_source=data_source)
         return NotionWriter(ds).write_rows(rows, key=key, owned=owned, dry_run=dry_run)
+
+
+if TYPE_CHECKING:  # mypy holds the source and its factory to the contract the sync relies on
+    def _a_source(source: NotionSource) -> Source:
+        return source
+
+    _a_factory: SourceFactory = NotionSource.from_config

@@ -1,8 +1,10 @@
 """leadsync: leadership signals from Notion or Airtable into typed pandas frames.
 
-Pull the tracking tables (``read_notion``, ``read_airtable``, or a nightly
-``leadsync sync`` into a local store), score them with
-:mod:`leadsync.analytics`, and push the monthly report back.
+Pull the tracking tables (``read_notion``, ``read_airtable`` for one typed
+frame, ``iter_notion``, ``iter_airtable`` for typed frames page by page, or a
+nightly ``leadsync sync`` into a local store), score them with
+:mod:`leadsync.analytics`, and report on the month with :mod:`leadsync.reports`
+(``leadsync.reports.build_report(frames, as_of=...)``).
 """
 
 from __future__ import annotations
@@ -38,8 +40,12 @@ if TYPE_CHECKING:
 # Imported on first use, so `import leadsync` loads no HTTP client.
 _LAZY = {
     "read_notion": "leadsync.connectors.notion",
+    "iter_notion": "leadsync.connectors.notion",
     "read_airtable": "leadsync.connectors.airtable",
+    "iter_airtable": "leadsync.connectors.airtable",
+    "concat_frames": "leadsync.sources",
     "analytics": "leadsync.analytics",
+    "reports": "leadsync.reports",
     "open_store": "leadsync.store",
     "Store": "leadsync.store",
 }
@@ -83,9 +89,13 @@ __all__ = [
     "__version__",
     "analytics",
     "build_frame",
+    "concat_frames",
     "empty_frame",
+    "iter_airtable",
+    "iter_notion",
     "load_config",
     "open_store",
     "read_airtable",
     "read_notion",
+    "reports",
 ]

@@ -8,6 +8,7 @@ one line on stderr and an exit code (ARCHITECTURE.md): 0 done, 1 failed,
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import functools
 import json
@@ -25,6 +26,7 @@ from leadsync.config import DEFAULT_PATH, Config, load_config
 from leadsync.errors import EXIT_FAILED, ConfigError, LeadsyncError, exit_code_for
 from leadsync.logs import configure_logging
 from leadsync.secrets import scrub
+from leadsync.tables import TABLES
 
 log = logging.getLogger("leadsync.cli")
 
@@ -167,6 +169,126 @@ def sync(ctx: click.Context, full: bool, dry_run: bool, as_json: bool,
 
 
 # ---------------------------------------------------------------------------
+# report
+
+
+@main.command()
+@click.option("--month", metavar="YYYY-MM", default=None,
+              help="The month to report on, as of its end in UTC (default: the last "
+                   "complete month).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Directory for the files, created if missing "
+                                 "(default: ./leadsync-reports/YYYY-MM).")
+@click.option("--format", "formats", default="html,md", show_default=True, metavar="LIST",
+              help="Comma-separated: html (one self-contained file), md (Markdown with "
+                   "the chart images beside it).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print what was written as JSON on stdout.")
+@click.pass_context
+@handled
+def report(ctx: click.Context, month: str | None, out_dir: Path | None, formats: str,
+           as_json: bool) -> None:
+    """Write the monthly leadership-sync report from the local store.
+
+    Reads the store the nightly sync keeps (run `leadsync sync` first) and
+    writes report.html (charts embedded, no network needed to open it),
+    report.md and its chart images, owner-only (0600). A store last synced
+    more than 3 days ago is reported on with a warning. Exit codes: 0
+    written, 1 nothing to report on, 2 bad month or format.
+    """
+    from leadsync.reports.job import run_report
+
+    config = config_from(ctx)
+    # ctx.obj["now"]: a fixed clock for tests and embedding
+    now = ctx.obj.get("now") if isinstance(ctx.obj, dict) else None
+    chosen = [f.strip() for f in formats.split(",") if f.strip()]
+    try:
+        run = run_report(config, month=month, out_dir=out_dir, formats=chosen,
+                         now=now or dt.datetime.now(dt.UTC))
+    except LeadsyncError as exc:
+        if as_json:
+            click.echo(json.dumps({"status": "failed", "error": scrub(str(exc)),
+                                   "exit_code": exit_code_for(exc)}, indent=2))
+        raise
+    for warning in run.warnings:
+        click.echo(f"leadsync: warning: {warning}", err=True)
+    click.echo(run.to_json() if as_json else run.describe())
+# export and load (beyond one machine)
+
+
+def _store_of(ctx: click.Context) -> Path:
+    from leadsync.store import store_path
+
+    return store_path(config_from(ctx))
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet",
+              show_default=True, help="Parquet (typed, through pyarrow) or CSV.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              required=True, help="Directory to write the files into (made 0700 if missing).")
+@click.option("--table", "tables", multiple=True, type=click.Choice(list(TABLES)),
+              help="Export only this table (repeatable; default: every synced table).")
+@click.option("--include-deleted", is_flag=True,
+              help="Keep rows deleted upstream in each table's file, with deleted_at set "
+                   "(instead of a separate <table>.tombstones file).")
+@click.pass_context
+@handled
+def export(ctx: click.Context, fmt: str, out_dir: Path, tables: tuple[str, ...],
+           include_deleted: bool) -> None:
+    """Write the store's tables, tombstones and quarantine as Parquet or CSV files.
+
+    Parquet keeps the types (tz-aware UTC dates, ordered categoricals, nullable
+    flags); CSV cells that would start a spreadsheet formula are made inert.
+    Each file is written atomically and owner-only (0600).
+    """
+    from leadsync.export import Format, export_store
+    from leadsync.store import open_store
+
+    with open_store(_store_of(ctx)) as store:
+        files = export_store(store, out_dir, format=cast(Format, fmt), tables=tables or None,
+                             include_deleted=include_deleted)
+    rows = sum(f.rows for f in files)
+    click.echo(f"exported {len(files)} files ({rows} rows) to {out_dir}: "
+               + ", ".join(f"{f.path.name} {f.rows}" for f in files))
+
+
+@main.command()
+@click.option("--destination", required=True, metavar="NAME",
+              help="A dlt destination: duckdb, postgres, bigquery, snowflake, …")
+@click.option("--dataset", default="leadership", show_default=True,
+              help="Dataset (schema) to load into.")
+@click.option("--table", "tables", multiple=True, type=click.Choice(list(TABLES)),
+              help="Load only this table (repeatable; default: every synced table).")
+@click.option("--deletions", type=click.Choice(["delete", "flag"]), default="delete",
+              show_default=True,
+              help="Rows deleted upstream: delete them in the destination, or keep them "
+                   "with deleted_at set.")
+@click.option("--full", is_flag=True, help="Send every row again (a merge: no duplicates).")
+@click.option("--json", "as_json", is_flag=True, help="Print the load summary as JSON.")
+@click.pass_context
+@handled
+def load(ctx: click.Context, destination: str, dataset: str, tables: tuple[str, ...],
+         deletions: str, full: bool, as_json: bool) -> None:
+    """Load the store into a warehouse through a dlt pipeline (run after `leadsync sync`).
+
+    Needs the extra: pip install 'leadsync[dlt]'. Credentials the dlt way
+    (.dlt/secrets.toml or DESTINATION__<NAME>__CREDENTIALS), never in
+    leadsync.toml; duckdb without any writes ./leadsync.duckdb. Only what
+    changed since the last load is sent; deletions follow.
+    """
+    try:
+        from leadsync.dlt import Deletions, load_store
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in ("dlt", "pyarrow", "duckdb"):
+            raise ConfigError("leadsync load needs dlt: pip install 'leadsync[dlt]'") from None
+        raise
+    summary = load_store(_store_of(ctx), destination, dataset=dataset, tables=tables or None,
+                         deletions=cast(Deletions, deletions), full=full)
+    click.echo(json.dumps(summary.to_dict(), indent=2) if as_json else summary.describe())
+
+
+# ---------------------------------------------------------------------------
 # emulator
 
 
@@ -175,7 +297,7 @@ def sync(ctx: click.Context, full: bool, dry_run: bool, as_json: bool,
               show_default=True, help="Which emulated workspace to sync from.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("leadsync-demo"), show_default=True,
-              help="Where the config, the store and report.md are written.")
+              help="Where the config, the store and the report files are written.")
 @click.option("--members", type=int, default=60, show_default=True,
               help="Size of the sample organisation.")
 @click.option("--seed", type=int, default=0, show_default=True)

@@ -4,8 +4,10 @@
 2. write a ``leadsync.toml`` pointing at it and run the first sync into a store;
 3. let a day pass upstream (signals added, one edited, one deleted) and run the
    nightly incremental sync, which fetches only what changed;
-4. build the leadership-sync report from the store and print it; save it as
-   Markdown (owner-only, 0600) next to the store, which a notebook can open with
+4. build the leadership-sync report for the sample's last month (October
+   2026) from the store and print it; save it as HTML (charts embedded) and
+   Markdown (charts beside it) next to the store, owner-only, through the
+   same writer as ``leadsync report``. A notebook can open the store with
    ``leadsync.open_store("<out>/leadsync.db")``.
 """
 
@@ -17,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import pandas as pd
+
 from leadsync.config import TOKEN_VARIABLES, load_config
 from leadsync.emulator import Emulator, Limits, SampleOrg
-from leadsync.files import write_private
-from leadsync.reports import build_report, render_markdown, render_text
-from leadsync.store import open_store
+from leadsync.reports import render_text, write_report
+from leadsync.reports.job import read_report
 from leadsync.sync import SyncSummary, run_sync
 
 __all__ = ["DemoResult", "run_demo"]
@@ -37,6 +40,7 @@ class DemoResult:
     config_path: Path
     store_path: Path
     report_path: Path
+    html_path: Path
     first: SyncSummary
     nightly: SyncSummary
     report_text: str
@@ -109,7 +113,6 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     store_path = out / "leadsync.db"
     config_path = out / "leadsync.toml"
-    report_path = out / "report.md"
     _fresh_store(store_path)
 
     org = SampleOrg.generate(seed=seed, members=members)
@@ -138,17 +141,15 @@ def run_demo(
         nightly = run_sync(config, env=env, progress=progress)
         echo(f"[3/4] Nightly sync: {nightly.describe().splitlines()[0]}")
 
-    with open_store(store_path) as store:
-        frames = {name: store.frame(name) for name in config.tables}
-        quarantine = store.quarantine()
-    report = build_report(frames, as_of=org.as_of,
-                          impact_weights=config.scoring.impact_weights,
-                          half_life_days=config.scoring.half_life_days,
-                          quarantine=quarantine)
+    # The sample's data runs to its as-of date: report on the month before it.
+    month = pd.Period(org.as_of, freq="M") - 1
+    report = read_report(config, month=month, now=None)
+    written = write_report(report, out)
     text = render_text(report)
-    write_private(report_path, render_markdown(report))  # 0600: names and scores
-    echo(f"[4/4] Report for {org.as_of:%B %Y} (also saved to {report_path}):")
+    echo(f"[4/4] Report for {month.strftime('%B %Y')} (also saved to {written.files['html']} "
+         f"and {written.files['md']}):")
     echo("")
     echo(text)
     echo(f"In a notebook: leadsync.open_store({str(store_path)!r}).frame('signals')")
-    return DemoResult(out, config_path, store_path, report_path, first, nightly, text)
+    return DemoResult(out, config_path, store_path, written.files["md"], written.files["html"],
+                      first, nightly, text)

@@ -1,9 +1,10 @@
 """Writing and describing ``leadsync.toml`` (``leadsync init``, ``leadsync check``).
 
 The template's field names are the ones the seed's signal table uses
-("Team Member", "Signal Type", "Evidence", "Date", "Impact") and that the
-emulator's sample workspace follows, so a config written here works against
-the emulator as is and needs only ids for a real workspace.
+("Team Member", "Signal Type", "Evidence", "Date", "Impact", from
+:mod:`leadsync.layout`) and that the emulator's sample workspace follows,
+so a config written here works against the emulator as is and needs only
+ids for a real workspace.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 from leadsync.config import TOKEN_VARIABLES, Config
-from leadsync.emulator.sample import LAYOUT, default_fields
+from leadsync.layout import LAYOUT, default_fields
 
 __all__ = ["config_template", "describe_config", "render_config"]
 

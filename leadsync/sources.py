@@ -1,62 +1,370 @@
-"""Building a :class:`~leadsync.connectors.base.TableSource` for a configured table.
+"""Sources: the contract every connector implements, and opening one for a configured table.
 
-:func:`open_source` is the one place the sync turns ``leadsync.toml`` into a
-connector. The connector modules are imported lazily, so the store, the sync
-and the notebook reader work (and are tested) without the HTTP clients loaded.
+A **source** is one workspace table (a Notion data source, an Airtable table)
+read as one canonical leadsync table. The sync, the notebook readers and the
+test workspace (:mod:`leadsync.testing`) talk to it through :class:`Source`
+only; ``leadsync.connectors.notion.NotionSource`` and
+``leadsync.connectors.airtable.AirtableSource`` implement it under the same
+names, and mypy checks each against it. Its life:
+
+1. **made** by a :class:`SourceFactory` (``from_config`` of a connector, or
+   :func:`open_source`, which picks the connector of the configured
+   workspace), with the token, the table and the field mapping;
+2. **opened** (:meth:`Source.open`): the table is found and the mapping
+   resolved to field ids, so a wrong token, a missing table or an unmapped
+   field fails here (:class:`~leadsync.errors.AuthError`,
+   :class:`~leadsync.errors.NotFoundError`, :class:`~leadsync.errors.SchemaError`);
+   with a schema snapshot it opens without a request, and the first request
+   (the pull's) is where such errors show;
+3. **read**: :meth:`Source.fetch` from a :class:`~leadsync.records.Cursor`,
+   :meth:`Source.list_ids` for deletions; afterwards :attr:`Source.watermark`,
+   :attr:`Source.field_ids`, :attr:`Source.schema_snapshot` and
+   :attr:`Source.stats` say what the sync stores and reports.
+
+In a notebook, :class:`FrameReader` gives each source the pair
+:meth:`~FrameReader.iter_pages` (typed frames page by page) and
+:meth:`~FrameReader.pull_frame` (one typed frame), both carrying the same
+``attrs``: ``quarantine``, ``field_ids`` and ``source`` (:attr:`Source.identity`).
 
 Field ids, so renames keep mapping
     ``field_ids`` (``{column: field id}``) are ids a previous run resolved the
     mapping to. They replace the configured names before the connector
     resolves the mapping; connectors match a mapped value by id first
-    (:func:`~leadsync.connectors.base.resolve_fields`), so a property renamed
-    upstream after the first sync still maps. The sync only passes the ids of
-    columns whose configured name is the one they were resolved from: a user
-    who edits the mapping gets it resolved afresh.
+    (:func:`resolve_fields`), so a property renamed upstream after the first
+    sync still maps. The sync only passes the ids of columns whose configured
+    name is the one they were resolved from: a user who edits the mapping gets
+    it resolved afresh.
 
 Schemas, read once
-    ``schemas`` is a :class:`~leadsync.connectors.base.SchemaCache` the sync
-    makes per run: connectors that take it share schema reads through it (an
-    Airtable base's schema serves all its tables). ``schema_cache`` is the
-    snapshot of the table's schema the connector gave last run
-    (``source.schema_snapshot``); a connector that takes it opens without
-    reading the schema and checks the snapshot against what the service
-    answers. When to pass one is the sync's decision.
+    ``schemas`` is a :class:`SchemaCache` the sync makes per run: sources
+    share schema reads through it (an Airtable base's schema serves all its
+    tables). ``schema_cache`` is the snapshot of the table's schema a source
+    gave last run (:attr:`Source.schema_snapshot`); given it, a source opens
+    without reading the schema and checks the snapshot against what the
+    service answers. When to pass one is the sync's decision.
+
+The connector modules are imported by :func:`open_source` only, so the
+store, the sync and the notebook reader of the store load no HTTP client.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
-import inspect
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+import logging
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+import pandas as pd
 
 from leadsync.config import Config
+from leadsync.errors import ConfigError, LeadsyncError, SchemaError
+from leadsync.records import Cursor, PullStats, Record, latest_records, records_to_frame
+from leadsync.tables import MemberIndex
 
-if TYPE_CHECKING:  # mypy checks connectors/ as the top-level package it is on disk
-    from connectors.base import PullStats, SchemaCache, TableSource
-else:
-    from leadsync.connectors.base import PullStats, SchemaCache, TableSource
-from leadsync.errors import ConfigError, LeadsyncError
+__all__ = [
+    "CONNECTORS",
+    "FieldRef",
+    "FrameReader",
+    "SchemaCache",
+    "Source",
+    "SourceFactory",
+    "TableSource",
+    "concat_frames",
+    "connector",
+    "open_source",
+    "pin_field_ids",
+    "resolve_fields",
+    "resolve_now",
+]
 
-__all__ = ["SourceFactory", "open_source", "pin_field_ids", "resolve_now"]
+log = logging.getLogger("leadsync.sources")
+
+T = TypeVar("T")
+
+#: Rows per frame :meth:`FrameReader.iter_pages` yields: a page of either service's results.
+PAGE_ROWS = 100
+
+
+class Source(Protocol):
+    """One workspace table read as one canonical leadsync table (see the module doc).
+
+    Every member is what the sync, the frames and the store rely on; a
+    connector implements all of them, under these names.
+    """
+
+    @property
+    def service(self) -> str:
+        """``"notion"``, ``"airtable"`` (``"fake"`` for :mod:`leadsync.testing`)."""
+        ...
+
+    @property
+    def table(self) -> str:
+        """The canonical table read (``"signals"``)."""
+        ...
+
+    @property
+    def stats(self) -> PullStats:
+        """What this source's requests cost so far (requests, 429s, rows, seconds)."""
+        ...
+
+    @property
+    def identity(self) -> dict[str, str]:
+        """Which upstream table this is: ``service``, ``table`` and the service's ids
+        (Notion: ``database_id``, ``data_source_id``; Airtable: ``base_id``,
+        ``table_id``). Opens the source."""
+        ...
+
+    @property
+    def field_ids(self) -> dict[str, str]:
+        """Canonical column -> the field (property) id the mapping resolved to; the
+        sync stores them so renames keep mapping. Opens the source."""
+        ...
+
+    @property
+    def watermark(self) -> dt.datetime | None:
+        """After a complete :meth:`fetch`: a little before the server's time when it
+        began (None before, or when the service sent no ``Date``). Every row edited
+        later comes back from a pull starting there."""
+        ...
+
+    @property
+    def schema_snapshot(self) -> dict[str, Any] | None:
+        """The schema the source resolved, as JSON, to pass back as ``schema_cache=``
+        next time (None before opening)."""
+        ...
+
+    def open(self) -> None:
+        """Find the table and resolve the mapping (once; later calls do nothing).
+
+        Raises :class:`~leadsync.errors.AuthError`, :class:`~leadsync.errors.NotFoundError`
+        or :class:`~leadsync.errors.SchemaError`; with a schema snapshot, sends nothing.
+        """
+        ...
+
+    def fetch(self, cursor: Cursor | None = None) -> Iterator[Record]:
+        """Every row edited at or after ``cursor.query_from`` (all rows without a
+        cursor), complete (long relations expanded), streamed as the service pages
+        them, each id once (again only with newer values, see
+        :func:`~leadsync.records.latest_records`)."""
+        ...
+
+    def list_ids(self) -> set[str]:
+        """The ids of every live row, fetched as cheaply as the API allows."""
+        ...
+
+    def close(self) -> None:
+        """Release the connections (the source cannot be read afterwards)."""
+        ...
+
+
+#: The name this contract had before it was complete (kept for old imports).
+TableSource = Source
+
+
+class SourceFactory(Protocol):
+    """What makes a :class:`Source` for a configured table, opened.
+
+    :func:`open_source` is the one the sync uses; a connector's
+    ``from_config`` (not opened yet), :meth:`leadsync.testing.FakeWorkspace.open_source`
+    and a test's own factory take the same arguments. ``field_ids``,
+    ``schema_cache`` and ``schemas`` are described in the module doc;
+    ``stats`` is the counter the source adds its requests to.
+    """
+
+    def __call__(self, config: Config, table: str, *, env: Mapping[str, str] | None = None,
+                 field_ids: Mapping[str, str] | None = None,
+                 stats: PullStats | None = None,
+                 schema_cache: Mapping[str, Any] | None = None,
+                 schemas: SchemaCache | None = None) -> Source: ...
+
+
+# ---------------------------------------------------------------------------
+# Field mapping
+
+
+@dataclass(frozen=True)
+class FieldRef:
+    """A property (Notion) or field (Airtable) as the schema names it."""
+
+    id: str
+    name: str
+    type: str
+
+
+def resolve_fields(
+    mapping: Mapping[str, str],
+    available: Sequence[FieldRef],
+    *,
+    where: str,
+) -> dict[str, FieldRef]:
+    """Canonical column -> the workspace field it maps to, matched by id, then by name.
+
+    Matching ids first is what keeps a sync working after a rename: once a
+    mapping has been resolved, callers keep the ids. A mapped field that does
+    not exist raises :class:`~leadsync.errors.SchemaError` naming every field
+    that does. ``where`` names the table for the message.
+    """
+    by_id = {f.id: f for f in available}
+    by_name = {f.name: f for f in available}
+    by_folded: dict[str, list[FieldRef]] = {}
+    for f in available:
+        by_folded.setdefault(f.name.casefold(), []).append(f)
+    resolved: dict[str, FieldRef] = {}
+    missing: list[str] = []
+    for column, wanted in mapping.items():
+        found = by_id.get(wanted) or by_name.get(wanted)
+        if found is None:
+            folded = by_folded.get(wanted.casefold(), [])
+            found = folded[0] if len(folded) == 1 else None
+        if found is None:
+            missing.append(f"{column} -> {wanted!r}")
+        else:
+            resolved[column] = found
+    if missing:
+        names = ", ".join(f"{f.name!r} ({f.type})" for f in available)
+        raise SchemaError(
+            f"{where}: mapped field(s) not found: {'; '.join(missing)}. "
+            f"The fields that exist are: {names}"
+        )
+    return resolved
+
+
+class SchemaCache:
+    """Schemas read during one run, shared by the sources that need the same one.
+
+    ``get(key, read)`` calls ``read()`` the first time a key is asked for and
+    returns that answer afterwards; ``refresh(key, read)`` reads again (the
+    API said the schema changed) and the new answer serves later callers too.
+    Its lifetime is its owner's: the sync makes one per run, a source without
+    one makes its own. It is never process-global, so a long-lived notebook
+    sees a rename on its next call instead of a schema from hours ago.
+    """
+
+    def __init__(self) -> None:
+        self._schemas: dict[Hashable, Any] = {}
+
+    def get(self, key: Hashable, read: Callable[[], T]) -> T:
+        if key not in self._schemas:
+            self._schemas[key] = read()
+        found: T = self._schemas[key]
+        return found
+
+    def refresh(self, key: Hashable, read: Callable[[], T]) -> T:
+        self._schemas.pop(key, None)
+        return self.get(key, read)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._schemas
+
+
+# ---------------------------------------------------------------------------
+# Frames for notebooks
+
+
+class FrameReader:
+    """The notebook pair every connector's source has: pages of typed frames, or one frame.
+
+    Mixed into a :class:`Source`. Both methods pull (I/O) and decode to the
+    canonical table; ``members`` (a canonical members frame or index) resolves
+    member references to ``member_id``. Every frame carries the same ``attrs``
+    for both services:
+
+    - ``quarantine``: the rows that did not fit, each with its reason;
+    - ``field_ids``: canonical column -> field id (pass it as the mapping next
+      time to survive renames);
+    - ``source``: :attr:`Source.identity` (service, table and upstream ids).
+
+    Pages go together with :func:`concat_frames` (``pd.concat`` chokes on a
+    frame held in ``attrs``).
+    """
+
+    def iter_pages(self: Source, cursor: Cursor | None = None, *,
+                   members: pd.DataFrame | MemberIndex | None = None,
+                   page_rows: int = PAGE_ROWS) -> Iterator[pd.DataFrame]:
+        """Typed frames of ``page_rows`` rows (the service's page size) as the pull goes.
+
+        Each frame's ``attrs["quarantine"]`` holds its own page's misfits. Pages
+        come as the service answers, so a caller can stop early or keep memory flat.
+        """
+        if page_rows < 1:
+            raise ValueError("page_rows must be at least 1")
+        page: list[Record] = []
+        for record in self.fetch(cursor):
+            page.append(record)
+            if len(page) >= page_rows:
+                yield _framed(self, page, members)
+                page = []
+        if page:
+            yield _framed(self, page, members)
+
+    def pull_frame(self: Source, cursor: Cursor | None = None, *,
+                   members: pd.DataFrame | MemberIndex | None = None) -> pd.DataFrame:
+        """The whole table (or what changed since ``cursor``) as one typed frame.
+
+        Rows that do not fit are in ``frame.attrs["quarantine"]``; one warning
+        says how many.
+        """
+        frame = _framed(self, latest_records(self.fetch(cursor)), members)
+        quarantine = frame.attrs["quarantine"]
+        if not quarantine.empty:
+            logging.getLogger(f"leadsync.connectors.{self.service}").warning(
+                "%s: %d row(s) did not fit the %s table and are in "
+                "frame.attrs['quarantine'] (first: %s)", _label(self), len(quarantine),
+                self.table, quarantine["reason"].iloc[0])
+        return frame
+
+
+def concat_frames(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Frames of one table (the pages of :meth:`FrameReader.iter_pages`) as one frame.
+
+    ``pd.concat`` cannot do it with the ``attrs`` kept: it compares the
+    inputs' ``attrs`` and a quarantine frame in them makes that comparison
+    raise. Here the rows are concatenated, the quarantines too, and the other
+    ``attrs`` are taken from the first frame.
+    """
+    frames = list(frames)
+    if not frames:
+        raise ValueError("no frames to put together")
+    bare = []
+    for frame in frames:
+        copy = frame.copy(deep=False)
+        copy.attrs = {}
+        bare.append(copy)
+    whole = pd.concat(bare, ignore_index=True)
+    quarantines = [f.attrs["quarantine"] for f in frames if "quarantine" in f.attrs]
+    whole.attrs = {k: v for k, v in frames[0].attrs.items() if k != "quarantine"}
+    if quarantines:
+        whole.attrs["quarantine"] = pd.concat(quarantines, ignore_index=True)
+    return whole
+
+
+def _label(source: Source) -> str:
+    """How a warning names the upstream table."""
+    ids = source.identity
+    upstream = ids.get("table_id") or ids.get("data_source_id") or source.table
+    return f"{source.service} {source.table} ({upstream})"
+
+
+def _framed(source: Source, records: Iterable[Record],
+            members: pd.DataFrame | MemberIndex | None) -> pd.DataFrame:
+    result = records_to_frame(source.table, records, members=members)
+    frame = result.frame
+    frame.attrs["quarantine"] = result.quarantine
+    frame.attrs["field_ids"] = dict(source.field_ids)
+    frame.attrs["source"] = dict(source.identity)
+    return frame
+
+
+# ---------------------------------------------------------------------------
+# Opening the source of a configured table
 
 #: The connector class of each workspace kind: (module, class).
 CONNECTORS: Mapping[str, tuple[str, str]] = {
     "notion": ("leadsync.connectors.notion", "NotionSource"),
     "airtable": ("leadsync.connectors.airtable", "AirtableSource"),
 }
-
-
-class SourceFactory(Protocol):
-    """What :func:`open_source` is; tests and embedders pass their own to ``run_sync``.
-
-    The sync also passes ``schema_cache`` and ``schemas`` (see the module doc)
-    to a factory that takes them, as :func:`open_source` does.
-    """
-
-    def __call__(self, config: Config, table: str, *, env: Mapping[str, str] | None = None,
-                 field_ids: Mapping[str, str] | None = None,
-                 stats: PullStats | None = None) -> TableSource: ...
 
 
 def pin_field_ids(config: Config, table: str, field_ids: Mapping[str, str] | None) -> Config:
@@ -71,22 +379,8 @@ def pin_field_ids(config: Config, table: str, field_ids: Mapping[str, str] | Non
     return config.model_copy(update={"tables": {**config.tables, table: pinned}})
 
 
-def open_source(config: Config, table: str, *, env: Mapping[str, str] | None = None,
-                field_ids: Mapping[str, str] | None = None,
-                stats: PullStats | None = None,
-                schema_cache: Mapping[str, Any] | None = None,
-                schemas: SchemaCache | None = None) -> TableSource:
-    """The connector for ``table`` of the configured workspace, ready to ``fetch``.
-
-    Opening resolves the field mapping, so a wrong token, a missing database
-    or an unmapped field fails here with the connector's error
-    (:class:`~leadsync.errors.AuthError`, :class:`~leadsync.errors.NotFoundError`,
-    :class:`~leadsync.errors.SchemaError`). With a ``schema_cache`` the
-    connector resolves it against the snapshot, without a request: the
-    source's first request (its query) is then where such errors show.
-    """
-    pinned = pin_field_ids(config, table, field_ids)
-    kind = config.workspace.kind
+def connector(kind: str) -> SourceFactory:
+    """The ``from_config`` of the connector for workspace ``kind`` (imported now)."""
     module_name, class_name = CONNECTORS[kind]
     try:
         module = importlib.import_module(module_name)
@@ -96,33 +390,31 @@ def open_source(config: Config, table: str, *, env: Mapping[str, str] | None = N
         raise LeadsyncError(
             f"the {kind} connector is not available in this leadsync installation"
         ) from None
-    source_class: Any = getattr(module, class_name)
-    factory = source_class.from_config
-    kwargs: dict[str, Any] = {"env": env, "stats": stats}
-    accepts = inspect.signature(factory).parameters
-    if "field_ids" in accepts:
-        kwargs["field_ids"] = field_ids  # a connector that takes the ids itself
-    if "progress" in accepts:
-        kwargs["progress"] = False  # the sync shows one progress display per table
-    if schema_cache is not None and "schema_cache" in accepts:
-        kwargs["schema_cache"] = schema_cache
-    if schemas is not None and "schemas" in accepts:
-        kwargs["schemas"] = schemas
-    source: TableSource = factory(pinned, table, **kwargs)
-    resolve_now(source)
+    factory: SourceFactory = getattr(module, class_name).from_config
+    return factory
+
+
+def open_source(config: Config, table: str, *, env: Mapping[str, str] | None = None,
+                field_ids: Mapping[str, str] | None = None,
+                stats: PullStats | None = None,
+                schema_cache: Mapping[str, Any] | None = None,
+                schemas: SchemaCache | None = None) -> Source:
+    """The source for ``table`` of the configured workspace, opened (a :class:`SourceFactory`).
+
+    Opening resolves the field mapping, so a wrong token, a missing database
+    or an unmapped field fails here with the connector's error. With a
+    ``schema_cache`` the source resolves it against the snapshot, without a
+    request: the source's first request (its query) is then where such errors
+    show. The connector draws no progress bar: the sync shows one per table.
+    """
+    pinned = pin_field_ids(config, table, field_ids)
+    make = connector(config.workspace.kind)
+    source = make(pinned, table, env=env, field_ids=field_ids, stats=stats,
+                  schema_cache=schema_cache, schemas=schemas)
+    source.open()
     return source
 
 
-def resolve_now(source: object) -> None:
-    """Make a lazily connecting source read its schema and resolve its mapping now.
-
-    Connectors connect on first use; the sync opens every table before it
-    writes anything, so a wrong token, a missing database or a field that no
-    longer maps must fail here, not after other tables were written.
-    """
-    connect = getattr(source, "connect", None)
-    if callable(connect):
-        connect()  # Notion: resolves the data source and the mapping
-    fields = getattr(source, "fields", None)
-    if callable(fields):
-        fields()  # Airtable: reads the base schema and resolves the mapping
+def resolve_now(source: Source) -> None:
+    """Open ``source`` now (the name this step had before :meth:`Source.open`)."""
+    source.open()

@@ -6,8 +6,8 @@ safely, the writer's lock, and every SQL statement the sync and readers run.
 
 Why rows are kept as decoded values, not typed SQL columns
     A frame is built at read time with
-    :func:`~leadsync.connectors.base.records_to_frame`, from the very
-    :class:`~leadsync.connectors.base.Record` values a live pull would have
+    :func:`~leadsync.records.records_to_frame`, from the very
+    :class:`~leadsync.records.Record` values a live pull would have
     decoded, with members resolved against the store's live members. So
     ``open_store(path).frame("signals")`` is the frame a live pull returns
     (same columns, dtypes, member resolution, quarantine rules), and resolution
@@ -61,17 +61,13 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from leadsync.config import Config
-
-if TYPE_CHECKING:  # mypy checks connectors/ as the top-level package it is on disk
-    from connectors.base import Record, records_to_frame
-else:
-    from leadsync.connectors.base import Record, records_to_frame
 from leadsync.errors import ConfigError, StoreCorruptError, StoreError, StoreLockedError
+from leadsync.records import Record, records_to_frame
 from leadsync.store_codec import decode_time, decode_values, encode_time
 from leadsync.store_schema import APPLICATION_ID, SCHEMA_VERSION, create_schema, migrate
 from leadsync.tables import QUARANTINE_COLUMNS, MemberIndex, Validated, member_index, schema

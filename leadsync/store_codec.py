@@ -1,6 +1,6 @@
 """Lossless JSON for the decoded values of a record, as the store keeps them.
 
-A connector's :class:`~leadsync.connectors.base.Record` holds Python values:
+A connector's :class:`~leadsync.records.Record` holds Python values:
 ``str``, numbers, ``bool``, ``None``, ``datetime``/``date``,
 :class:`pandas.Timestamp`, :class:`~leadsync.tables.MemberRef`, and lists or
 tuples of those. Plain JSON would flatten several of them (a ``MemberRef``

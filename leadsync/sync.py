@@ -3,7 +3,8 @@
 :func:`run_sync` is what ``leadsync sync`` runs. For each table, ``members``
 first (the others resolve their member references against it):
 
-1. **Open the source** (:func:`leadsync.sources.open_source`), reusing the
+1. **Open the source** (a :class:`~leadsync.sources.Source`, from
+   :func:`leadsync.sources.open_source` or the ``sources`` factory), reusing the
    field ids the mapping resolved to last time, so an upstream rename keeps
    mapping. When no reconciliation is due (step 5), the source also gets the
    schema snapshot the table's last run stored (``source.schema_snapshot``), if
@@ -11,7 +12,7 @@ first (the others resolve their member references against it):
    service URL): the connector then opens without reading the schema, checks
    the snapshot against what the service answers and reads the schema again
    when it is out of date. A reconciliation always reads the schema. All
-   sources of a run share one :class:`~leadsync.connectors.base.SchemaCache`,
+   sources of a run share one :class:`~leadsync.sources.SchemaCache`,
    so a schema that serves several tables (an Airtable base's) is read once.
 2. **Pull**: ``source.fetch(Cursor(since, lag))``, every row edited at or
    after the stored cursor minus ``sync.overlap_seconds`` (both services round
@@ -26,12 +27,15 @@ first (the others resolve their member references against it):
    batch instead marks the table's quarantine stale, and it is recomputed whole
    from the stored rows in the table's last transaction.
 4. **Move the cursor**, after the pull has ended, in one transaction, to the
-   newest server edit time seen (:meth:`Cursor.advanced`) or, when later, to
-   the source's ``watermark`` (a minute or two before the server's time when
-   the pull began, from its answers' ``Date``), with the resolved field ids
-   and the schema snapshot. The watermark is what lets a quiet table cost one query: rows
-   that carry no newer edit time (a bulk import, an Airtable table with no
-   last-modified field) are not read again each night.
+   source's ``watermark`` (a minute or two before the server's time when the
+   pull began, from its answers' ``Date``) and no further, or, for a source
+   that reports none, to the newest server edit time seen
+   (:meth:`Cursor.advanced`); with the resolved field ids and the schema
+   snapshot (:func:`_next_cursor`). Not past the pull's start: a row read early
+   and edited while the pull went on must come back next time. The watermark
+   is also what lets a quiet table cost one query: rows that carry no newer
+   edit time (a bulk import, an Airtable table with no last-modified field)
+   are not read again each night.
 5. **Reconcile** when due (``--full``, the first run, or ``sync.full_every_days``
    elapsed since the table's last reconciliation; 0 means every run): the ids
    of every live row (``source.list_ids()``, or the ids a full pull just saw)
@@ -73,9 +77,9 @@ Testing hook: ``LEADSYNC_CRASH_AT`` kills the process at a named checkpoint
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
-import inspect
 import itertools
 import json
 import logging
@@ -84,35 +88,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from leadsync.config import Config
-
-if TYPE_CHECKING:  # mypy checks connectors/ as the top-level package it is on disk
-    from connectors.base import (
-        Cursor,
-        Progress,
-        PullStats,
-        Record,
-        SchemaCache,
-        TableSource,
-        interactive,
-        records_to_frame,
-    )
-else:
-    from leadsync.connectors.base import (
-        Cursor,
-        Progress,
-        PullStats,
-        Record,
-        SchemaCache,
-        TableSource,
-        interactive,
-        records_to_frame,
-    )
 from leadsync.errors import ConfigError
+from leadsync.progress import Progress, interactive
+from leadsync.records import Cursor, PullStats, Record, records_to_frame
 from leadsync.secrets import scrub
-from leadsync.sources import SourceFactory, open_source
+from leadsync.sources import SchemaCache, Source, SourceFactory, open_source
 from leadsync.store import (
     PreparedRow,
     QuarantineEntry,
@@ -357,19 +340,27 @@ def _pull(run: _Run, table: str, fetched: Iterable[Record],
     return advanced
 
 
-def _with_watermark(cursor: Cursor, source: TableSource) -> Cursor:
-    """``cursor`` moved up to the source's ``watermark`` when it reports one.
+def _next_cursor(start: Cursor, pulled: Cursor, source: Source) -> Cursor:
+    """Where the table's cursor moves after a pull that began at ``start``.
 
-    A connector may know the server's time when its pull began (both read the
-    ``Date`` of their answers); every row edited later will come back from a pull
-    at that cursor, so the cursor need not wait for a row that carries a newer
-    edit time. Without it, a table whose records carry only creation times
-    would be read again from its newest creation every night.
+    When the source reports a ``watermark`` (the server's time when the pull
+    began, from the ``Date`` of its answers, a little before it), the cursor
+    moves there and no further: a row read early in a long pull and edited
+    while the pull went on is in the store with its old values, and a cursor
+    taken from a later row's newer edit time would start the next query after
+    that edit. Every row edited after the watermark comes back next time,
+    whether or not any row read carries a newer edit time (so a table whose
+    records only carry creation times is not read again each night).
+
+    Without a watermark, ``pulled``: the newest edit time the rows carried.
+    The cursor never moves back.
     """
-    watermark = getattr(source, "watermark", None)
-    if isinstance(watermark, dt.datetime) and (cursor.since is None or watermark > cursor.since):
-        return Cursor(watermark, cursor.lag)
-    return cursor
+    watermark = source.watermark
+    if watermark is None:
+        return pulled
+    if start.since is not None and start.since >= watermark:
+        return start
+    return Cursor(watermark, start.lag)
 
 
 @dataclass
@@ -377,8 +368,7 @@ class _Opened:
     """A table's source, opened before anything is written."""
 
     table: str
-    source: TableSource
-    stats: PullStats
+    source: Source
     seconds: float
     #: the pull reads everything (first run, ``--full``)
     full_read: bool
@@ -407,17 +397,6 @@ def _stored_snapshot(config: Config, table: str, stored: StoredCursor | None
     return snapshot if isinstance(snapshot, dict) else None
 
 
-def _accepted(factory: SourceFactory, **optional: Any) -> dict[str, Any]:
-    """The ``optional`` keyword arguments ``factory`` takes (set ones only)."""
-    try:
-        accepts = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        return {}
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepts.values()):
-        return {k: v for k, v in optional.items() if v is not None}
-    return {k: v for k, v in optional.items() if v is not None and k in accepts}
-
-
 def _open_table(run: _Run, table: str) -> _Opened:
     """Open ``table``'s source, reusing the field ids its mapping resolved to last time,
     and its schema snapshot when no reconciliation is due.
@@ -438,24 +417,22 @@ def _open_table(run: _Run, table: str) -> _Opened:
     full_read = run.full or since is None
     due = _reconcile_due(run, stored.reconciled_at if stored else None, full_read)
     snapshot = None if due else _stored_snapshot(run.config, table, stored)
-    stats = PullStats()
-    extra = _accepted(run.factory, schema_cache=snapshot, schemas=run.schemas)
-    source = run.factory(run.config, table, env=run.env, field_ids=reuse or None, stats=stats,
-                         **extra)
-    stats = getattr(source, "stats", None) or stats
+    source = run.factory(run.config, table, env=run.env, field_ids=reuse or None,
+                         stats=PullStats(), schema_cache=snapshot, schemas=run.schemas)
+    source.open()
     records: Iterator[Record] | None = None
-    if "schema_cache" in extra:
+    if snapshot is not None:
         lag = dt.timedelta(seconds=run.config.sync.overlap_seconds)
         pull = source.fetch(None if full_read else Cursor(since, lag))
         first = next(pull, None)
         records = itertools.chain([first] if first is not None else [], pull)
-    return _Opened(table, source, stats, time.monotonic() - started, full_read, due, records)
+    return _Opened(table, source, time.monotonic() - started, full_read, due, records)
 
 
 def _sync_table(run: _Run, opened: _Opened) -> TableSummary:
     started = time.monotonic() - opened.seconds
     config, store, crash = run.config, run.store, run.crash
-    table, source, stats = opened.table, opened.source, opened.stats
+    table, source = opened.table, opened.source
     summary = TableSummary(table)
     stored = store.cursor(table)
     mapping = config.tables[table].fields
@@ -472,8 +449,8 @@ def _sync_table(run: _Run, opened: _Opened) -> TableSummary:
     whole = full_read or (stored is not None and stored.quarantine_stale)
     records = opened.records if opened.records is not None else \
         source.fetch(None if full_read else start)
-    cursor = _with_watermark(
-        _pull(run, table, records, members, summary, changed, seen, start, whole), source)
+    cursor = _next_cursor(
+        start, _pull(run, table, records, members, summary, changed, seen, start, whole), source)
     crash("fetch-done", table)
 
     resolved = _field_ids(source)
@@ -496,9 +473,9 @@ def _sync_table(run: _Run, opened: _Opened) -> TableSummary:
                 else:
                     seen = set()
                     summary.full_read = True
-                    cursor = _with_watermark(
-                        _pull(run, table, source.fetch(None), members, summary, changed,
-                              seen, cursor, True), source)
+                    cursor = _next_cursor(
+                        cursor, _pull(run, table, source.fetch(None), members, summary,
+                                      changed, seen, cursor, True), source)
                     store.commit_cursor(table, since=cursor.since, lag=lag,
                                         field_ids=resolved, field_names=names, finish=False,
                                         now=run.clock(), schema_snapshot=snapshot)
@@ -520,28 +497,25 @@ def _sync_table(run: _Run, opened: _Opened) -> TableSummary:
     else:
         summary.in_quarantine = len(store.quarantine_ids(table))
     summary.cursor = encode_time(cursor.since)
-    summary.requests = stats.requests
-    summary.rate_limited = stats.rate_limited
+    summary.requests = source.stats.requests
+    summary.rate_limited = source.stats.rate_limited
     summary.seconds = time.monotonic() - started
     log.info("%s%s", "dry run: " if run.dry_run else "", summary.describe(run.dry_run))
     crash("table-done", table)
     return summary
 
 
-def _snapshot(config: Config, table: str, source: TableSource) -> dict[str, Any] | None:
-    """The connector's schema snapshot (when it gives one) with the config it is valid for."""
-    snapshot = getattr(source, "schema_snapshot", None)
-    if not isinstance(snapshot, Mapping) or not snapshot:
+def _snapshot(config: Config, table: str, source: Source) -> dict[str, Any] | None:
+    """The source's schema snapshot (when it has one) with the config it is valid for."""
+    snapshot = source.schema_snapshot
+    if not snapshot:
         return None
     return {"pin": _schema_pin(config, table), "schema": dict(snapshot)}
 
 
-def _field_ids(source: TableSource) -> dict[str, str] | None:
-    """The connector's resolved ``{column: field id}``, when it exposes them."""
-    raw = getattr(source, "field_ids", None)
-    if not raw:
-        return None
-    return {str(column): str(getattr(ref, "id", ref)) for column, ref in dict(raw).items()}
+def _field_ids(source: Source) -> dict[str, str] | None:
+    """The source's resolved ``{column: field id}`` (None when it resolved none)."""
+    return dict(source.field_ids) or None
 
 
 def run_sync(
@@ -573,16 +547,21 @@ def run_sync(
     summary = SyncSummary(str(path), dry_run, full, started_at=encode_time(clock()) or "")
     started = time.monotonic()
 
-    def run_for(store: Store) -> tuple[_Run, list[_Opened]]:
+    def run_for(store: Store, sources_open: contextlib.ExitStack
+                ) -> tuple[_Run, list[_Opened]]:
         run = _Run(config, store, sources or open_source, env, full, dry_run, crash, progress,
                    batch_size, clock)
-        return run, [_open_table(run, table) for table in names]
+        opened = []
+        for table in names:
+            opened.append(_open_table(run, table))
+            sources_open.callback(opened[-1].source.close)
+        return run, opened
 
     if dry_run:
         store = Store.open(path, writable=False, upgrade=False) if _has_store(path) else \
             Store.memory()
-        with store:
-            run, opened = run_for(store)
+        with store, contextlib.ExitStack() as sources_open:
+            run, opened = run_for(store, sources_open)
             for table in opened:
                 summary.tables.append(_sync_table(run, table))
         summary.seconds = time.monotonic() - started
@@ -594,8 +573,8 @@ def run_sync(
         log.info("sync started: %s into %s%s", ", ".join(names), path,
                  " (full)" if full else "")
         with Store.open(path, create=True, writable=True, check=True, lock=lock,
-                        checkpoint=crash) as store:
-            run, opened = run_for(store)
+                        checkpoint=crash) as store, contextlib.ExitStack() as sources_open:
+            run, opened = run_for(store, sources_open)
             summary.run_id = store.begin_run(full=full, tables=names, now=clock())
             crash("run-started")
             try:

@@ -296,14 +296,25 @@ def member_index(members: pd.DataFrame) -> MemberIndex:
 
 @dataclass
 class Validated:
-    """The typed frame of good rows and the quarantine of rows that did not fit."""
+    """The typed frame of good rows and the quarantine of rows that did not fit.
+
+    ``names`` (``member_id`` → name, when the result comes from a members
+    frame) is for display: in a notebook the frame shows as a table with a
+    name beside each member id.
+    """
 
     frame: pd.DataFrame
     quarantine: pd.DataFrame
+    names: pd.Series | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
         return self.quarantine.empty
+
+    def _repr_html_(self) -> str:
+        from leadsync.analytics.display import validated_html
+
+        return validated_html(self.frame, self.quarantine, self.names)
 
     def raise_if_bad(self) -> pd.DataFrame:
         """The frame, or :class:`DataValidationError` listing every bad row."""

@@ -47,29 +47,18 @@ import pandas as pd
 
 from leadsync.config import Config, parse_config
 from leadsync.errors import AuthError, LeadsyncError, NotFoundError
-from leadsync.sources import pin_field_ids
+from leadsync.records import Cursor, PullStats, Record, records_to_frame
+from leadsync.sources import (
+    FieldRef,
+    SchemaCache,
+    Source,
+    SourceFactory,
+    pin_field_ids,
+    resolve_fields,
+)
 from leadsync.store import Store
 from leadsync.store_codec import decode_time, decode_values, encode_time, encode_values
 from leadsync.tables import IMPACT_LEVELS, INDICATORS, SIGNAL_TYPES, MemberRef
-
-if TYPE_CHECKING:  # mypy checks connectors/ as the top-level package it is on disk
-    from connectors.base import (
-        Cursor,
-        FieldRef,
-        PullStats,
-        Record,
-        records_to_frame,
-        resolve_fields,
-    )
-else:
-    from leadsync.connectors.base import (
-        Cursor,
-        FieldRef,
-        PullStats,
-        Record,
-        records_to_frame,
-        resolve_fields,
-    )
 
 __all__ = ["FAKE_TOKEN", "FakeRow", "FakeSource", "FakeTable", "FakeWorkspace", "ManualClock",
            "compare_store"]
@@ -297,8 +286,16 @@ class FakeWorkspace:
     def open_source(self, config: Config, table: str, *,
                     env: Mapping[str, str] | None = None,
                     field_ids: Mapping[str, str] | None = None,
-                    stats: PullStats | None = None) -> FakeSource:
-        """:func:`leadsync.sources.open_source` for this workspace."""
+                    stats: PullStats | None = None,
+                    schema_cache: Mapping[str, Any] | None = None,
+                    schemas: SchemaCache | None = None) -> FakeSource:
+        """:func:`leadsync.sources.open_source` for this workspace (a
+        :class:`~leadsync.sources.SourceFactory`; the source comes back opened).
+
+        A fake table has no schema to snapshot: ``schema_cache`` and ``schemas``
+        are accepted and not used, and every open reads the "schema" (one request).
+        """
+        del schema_cache, schemas
         config = pin_field_ids(config, table, field_ids)
         stats = stats if stats is not None else PullStats()
         token = config.token(env)
@@ -439,7 +436,7 @@ def compare_store(store: Store, workspace: FakeWorkspace, *, tombstones: bool = 
 
 
 class FakeSource:
-    """One table of a :class:`FakeWorkspace` as a :class:`~leadsync.connectors.base.TableSource`.
+    """One table of a :class:`FakeWorkspace` as a :class:`~leadsync.sources.Source`.
 
     ``fetch`` answers like a timestamp-filtered query sorted by edit time, one
     request per :attr:`FakeWorkspace.page_size` rows (at least one); the
@@ -456,6 +453,21 @@ class FakeSource:
         self.mapping = mapping  # canonical column -> the upstream column it reads
         self.field_ids: dict[str, str] = {}
         self.stats = stats
+        #: a fake table reports no server time: cursors follow the rows' edit times
+        self.watermark: dt.datetime | None = None
+        #: and has no schema to snapshot
+        self.schema_snapshot: dict[str, Any] | None = None
+
+    @property
+    def identity(self) -> dict[str, str]:
+        return {"service": self.service, "table": self.table,
+                "database_id": f"fake-{self.table}"}
+
+    def open(self) -> None:
+        """Opened by :meth:`FakeWorkspace.open_source` already."""
+
+    def close(self) -> None:
+        """Nothing to release."""
 
     def request(self) -> None:
         self.stats.requests += 1
@@ -549,3 +561,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 if __name__ == "__main__":  # pragma: no cover
     main()
 
+
+if TYPE_CHECKING:  # mypy holds the fake to the contract the sync relies on
+    def _a_source(source: FakeSource) -> Source:
+        return source
+
+    _a_factory: SourceFactory = FakeWorkspace(rounding="minute").open_source

@@ -1,12 +1,79 @@
-"""Reports: the report model, renderers and (later) writers, installed as ``leadsync.reports``.
+"""Reports: the monthly leadership-sync report, installed as ``leadsync.reports``.
 
-``build_report(frames, as_of=...)`` gathers every analysis of the monthly
-leadership sync; ``render_text`` and ``render_markdown`` turn it into text.
+The flow, pure until the last step::
+
+    frames ──build_report──► LeadershipReport ──.document──► Document ──render_*──► text
+                                                                   └──write_report──► files
+
+* :func:`build_report` (:mod:`.report`, over :func:`build_model` in
+  :mod:`.model`): canonical frames and a date in, every analysis of the month
+  out, as frames with member names;
+* :attr:`LeadershipReport.document` (:mod:`.compose`, :mod:`.document`): the
+  report as renderer-neutral sections, tables (typed frames), notes, links
+  and charts (PNG bytes with a title and alt text, :mod:`.charts`), which a
+  workspace writer can walk;
+* renderers: :func:`render_html` (one self-contained page; also the
+  notebook's ``_repr_html_``), :func:`render_markdown`, :func:`render_text`;
+* :func:`write_report` (:mod:`.write`): the files, atomically, owner-only;
+* :func:`run_report` (:mod:`.job`): the ``leadsync report`` command's job,
+  from the store to the files.
 """
 
 from __future__ import annotations
 
-from .model import LeadershipReport, build_report
-from .render import render_markdown, render_text
+from leadsync.reports.compose import compose
+from leadsync.reports.document import (
+    Callout,
+    Chart,
+    Column,
+    Document,
+    Figure,
+    Link,
+    LinkList,
+    Paragraph,
+    Section,
+    Table,
+)
+from leadsync.reports.html import render_html
+from leadsync.reports.job import ReportRun, run_report
+from leadsync.reports.links import row_links
+from leadsync.reports.markdown import render_markdown
+from leadsync.reports.model import (
+    ReportModel,
+    SyncStamp,
+    build_model,
+    last_complete_month,
+    month_end,
+)
+from leadsync.reports.report import LeadershipReport, build_report
+from leadsync.reports.text import render_text
+from leadsync.reports.write import WrittenReport, write_report
 
-__all__ = ["LeadershipReport", "build_report", "render_markdown", "render_text"]
+__all__ = [
+    "Callout",
+    "Chart",
+    "Column",
+    "Document",
+    "Figure",
+    "LeadershipReport",
+    "Link",
+    "LinkList",
+    "Paragraph",
+    "ReportModel",
+    "ReportRun",
+    "Section",
+    "SyncStamp",
+    "Table",
+    "WrittenReport",
+    "build_model",
+    "build_report",
+    "compose",
+    "last_complete_month",
+    "month_end",
+    "render_html",
+    "render_markdown",
+    "render_text",
+    "row_links",
+    "run_report",
+    "write_report",
+]

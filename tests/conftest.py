@@ -1,4 +1,5 @@
-"""Shared test helpers: where the real API payloads live, and emulator fixtures."""
+"""Shared test helpers: where the real API payloads live (``tests/fixtures``), and emulator
+fixtures."""
 
 from __future__ import annotations
 
@@ -9,10 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from leadsync.connectors.base import Limiters
 
-from leadsync.emulator import Emulator, Limits
+from leadsync.emulator import Emulator, FrozenClock, Limits
+
+# pandas 3 keeps "string" columns in Arrow when pyarrow is installed, as the
+# test extra does (for the Parquet export and the dlt source); the suite runs
+# on that storage, which is what most users have.
 
 REPO = Path(__file__).resolve().parents[1]
+
+#: leadsync's own suite uses the fixtures it ships (tests/emulator/test_pytest_plugin.py);
+#: they are opt-in, as for any user's suite.
+pytest_plugins = ["leadsync.emulator.pytest_plugin"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -26,22 +36,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def shared_dir() -> Path:
-    """``../shared`` beside the clone, or ``$LEADSYNC_SHARED`` (for git worktrees)."""
-    return Path(os.environ.get("LEADSYNC_SHARED", REPO.parent / "shared")).resolve()
+#: The real Notion and Airtable payloads the tests compare against, each ``X.json`` with
+#: ``X.source.txt`` saying where it was recorded. Copies of ``../shared/fixtures`` (the
+#: reference they were taken from), so a clone alone runs the suite.
+FIXTURES = REPO / "tests" / "fixtures"
 
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    """The real Notion and Airtable payloads in ``../shared/fixtures`` (read, never copied)."""
-    path = shared_dir() / "fixtures"
-    if not (path / "notion").is_dir() or not (path / "airtable").is_dir():
-        pytest.fail(
-            f"the real API payloads are missing: expected {path}/notion and {path}/airtable. "
-            "Clone ../shared beside this repository, or set LEADSYNC_SHARED to its path.",
-            pytrace=False,
-        )
-    return path
+    """The real Notion and Airtable payloads in ``tests/fixtures``."""
+    return FIXTURES
 
 
 @pytest.fixture(scope="session")
@@ -57,3 +61,14 @@ def emulator() -> Iterator[Emulator]:
     """An empty emulator with no rate limits, serving on loopback."""
     with Emulator(seed=0, limits=Limits.unlimited()) as emu:
         yield emu
+
+
+def frozen_pacing(clock: FrozenClock) -> Limiters:
+    """Pacing in the emulator's frozen time: the connectors' limiters read ``clock``, and
+    their waits (pacing, ``Retry-After``, backoff) move it instead of sleeping.
+
+    The emulator's rate-limit buckets refill by the same clock, so whether a paced
+    client meets a 429 no longer depends on how fast the machine runs, and nothing
+    waits in real time.
+    """
+    return Limiters(clock=clock.monotonic, sleep=clock.sleep)

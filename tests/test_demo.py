@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,12 @@ def test_demo_syncs_then_reports(kind: str, tmp_path: Path) -> None:
     assert "[3/4] Nightly sync: synced" in text
     assert "3 added, 1 updated" in text  # the day's edits, and only them
     assert "Leadership scores" in text
-    assert (out / "report.md").read_text().startswith("# Leadership sync")
+    assert "[4/4] Report for October 2026" in text
+    assert (out / "report.md").read_text().startswith("# Leadership sync: October 2026")
+    assert "<!DOCTYPE html>" in (out / "report.html").read_text()
+    for name in ("report.md", "report.html"):  # written by the report writer: owner-only
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o600
+    assert len(list(out.glob("chart-*.png"))) == 5
     with open_store(out / "leadsync.db") as store:
         assert len(store.frame("members")) == 20
         assert store.runs(10)["status"].tolist() == ["ok", "ok"]

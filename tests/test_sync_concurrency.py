@@ -7,6 +7,7 @@ import random
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from leadsync import open_store
@@ -104,8 +105,9 @@ def test_two_leadsync_syncs_against_the_emulator_one_writes(tmp_path: Path) -> N
     leadsync = shutil.which("leadsync", path=str(Path(sys.executable).parent))
     assert leadsync is not None
     org = SampleOrg.generate(seed=5, members=8, signals=150)
-    with Emulator(seed=5, limits=Limits(), clock=FrozenClock(), sample=org,
-                  workspaces=("notion",)) as emu:
+    # frozen dates, real pacing: the syncs must last long enough to overlap
+    with Emulator(seed=5, limits=Limits(), clock=FrozenClock(pacing=time.monotonic),
+                  sample=org, workspaces=("notion",)) as emu:
         config = tmp_path / "leadsync.toml"
         config.write_text(emu.config_toml("notion", store_path="leadsync.db"))
         data = tomllib.loads(config.read_text())

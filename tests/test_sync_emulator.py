@@ -30,7 +30,7 @@ from leadsync.connectors.base import Record, records_to_frame
 from leadsync import open_store
 from leadsync.cli import main
 from leadsync.config import Config, parse_config
-from leadsync.emulator import Emulator, FrozenClock, Limits, SampleOrg
+from leadsync.emulator import Emulator, Fault, FrozenClock, Limits, SampleOrg
 from leadsync.sources import open_source
 from leadsync.sync import run_sync, tables_to_sync
 from leadsync.tables import INDICATORS
@@ -356,6 +356,30 @@ def test_bad_input_is_one_line_the_right_code_and_an_untouched_store(
     assert result.exit_code == 1
     assert f"{store}: the store is damaged" in one_error(result)
     assert store.read_bytes() == bytes(damaged)
+
+
+@pytest.mark.parametrize("kind", ["airtable"])
+def test_an_airtable_listing_whose_offset_keeps_expiring_exits_75(
+        emu: Emulator, kind: str, tmp_path: Path, runner: CliRunner) -> None:
+    """Issue 15, defect 1: an iterator that keeps expiring is transient upstream trouble."""
+    config = tmp_path / "leadsync.toml"
+    write_config(config, config_data(emu, kind, tmp_path))
+    emu.faults.add(Fault("expire_offset", route="airtable.*", rate=1.0))
+    result = invoke(runner, config, emu)
+    assert result.exit_code == 75, result.stderr
+    line = one_error(result)
+    assert "offset expired" in line
+    assert "LIST_RECORDS_ITERATOR_NOT_AVAILABLE" in line
+    with open_store(tmp_path / "leadsync.db") as store:
+        assert store.runs()["status"].iloc[0] == "failed"
+        assert store.cursor("signals") is None  # nothing claims the table was read
+
+    # the iterator comes back: the next run (cron's retry) syncs it all
+    emu.faults.clear()
+    result = invoke(runner, config, emu)
+    assert result.exit_code == 0, result.stderr
+    with open_store(tmp_path / "leadsync.db") as store:
+        assert len(store.frame("signals")) + len(store.quarantine("signals")) == 240
 
 
 @pytest.mark.parametrize("point", ["batch-mid:signals", "cursor-before-commit:signals",

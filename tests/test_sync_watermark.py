@@ -132,3 +132,57 @@ def test_the_watermark_is_floored_to_the_minute_less_a_margin() -> None:
     assert len(seen) == 2
     assert ServerClock.watermark(seen).isoformat() == "2026-11-20T02:59:00+00:00"
     assert ServerClock.watermark([]) is None
+
+
+def test_an_edit_during_a_pull_to_a_row_already_read_arrives_next_night(tmp_path: Path) -> None:
+    """A row read early in a pull and edited while the pull goes on is not in
+    this pull's answers with its edit; a row edited later still is. The cursor
+    must not move past the pull's start (the watermark) to that later edit
+    time, or the next night's query starts after the first edit and misses it."""
+    from leadsync.sources import open_source
+
+    clock = FrozenClock("2026-11-20T03:00:00Z")
+    org = SampleOrg.generate(seed=15, members=6, signals=250)
+    with Emulator(seed=15, limits=Limits.unlimited(), clock=clock, sample=org,
+                  workspaces=("notion",)) as emu:
+        notion = emu.notion
+        config = parse_config(tomllib.loads(emu.config_toml("notion", store_path="leadsync.db")),
+                              str(tmp_path / "leadsync.toml"))
+        env = {"NOTION_TOKEN": emu.notion_token}
+        tables = ("members", "signals")
+        pages = [p["id"] for p in notion.pages(notion.data_source_ids["signals"])]
+        first, last = pages[0], pages[-1]  # the pull reads in creation order
+        edited: list[str] = []
+
+        def editing(config: object, table: str, **kwargs: object) -> object:
+            source = open_source(config, table, **kwargs)  # type: ignore[arg-type]
+            if table != "signals":
+                return source
+            fetch = source.fetch
+
+            def fetch_and_edit(cursor: object = None) -> object:
+                for n, record in enumerate(fetch(cursor)):  # type: ignore[arg-type]
+                    yield record
+                    if n == 0:  # the first row is in the store's hands: edit it upstream
+                        clock.advance(60)
+                        notion.edit_page(first, {"Summary": "edited while the pull ran"})
+                        clock.advance(300)  # and, minutes later, a row not read yet
+                        notion.edit_page(last, {"Summary": "edited later, then read"})
+                        edited.extend([first, last])
+
+            source.fetch = fetch_and_edit  # type: ignore[method-assign]
+            return source
+
+        clock.advance(3600)
+        run_sync(config, env=env, tables=tables, sources=editing)  # type: ignore[arg-type]
+        assert edited == [first, last]
+        with open_store(tmp_path / "leadsync.db") as store:
+            notes = store.frame("signals").set_index("source_id")["notes"]
+        assert notes[first] != "edited while the pull ran"  # read before its edit
+        assert notes[last] == "edited later, then read"
+        clock.advance(86_400)
+        run_sync(config, env=env, tables=tables)
+        with open_store(tmp_path / "leadsync.db") as store:
+            notes = store.frame("signals").set_index("source_id")["notes"]
+        assert notes[first] == "edited while the pull ran"
+        assert notes[last] == "edited later, then read"

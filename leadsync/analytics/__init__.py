@@ -35,6 +35,9 @@ Conventions every function keeps:
 Single-frame results are :class:`leadsync.tables.Validated` (``frame``,
 ``quarantine``, ``raise_if_bad()``); :class:`Overlap`,
 :class:`MeetingRotation` and :class:`SprintRotation` carry several frames.
+Each keeps the members' names for display: in a notebook a result shows as
+HTML tables with a name beside every member id
+(:mod:`leadsync.analytics.display`).
 """
 
 from __future__ import annotations

@@ -326,8 +326,10 @@ def check_timezones(members: pd.DataFrame, issues: Issues) -> pd.Series:
     blank = (names.isna() | (names == "")).fillna(True).to_numpy(dtype=bool)
     issues.flag(blank, "timezone is missing")
     known = {n: zone(n) is not None for n in pd.unique(names.dropna()) if n}
+    # An explicit dtype: with Arrow-backed strings an all-NA column maps to a
+    # null-typed array that fillna cannot fill.
     unknown = names.map(lambda n: n in known and not known[n], na_action="ignore")
-    issues.flag(unknown.fillna(False).to_numpy(dtype=bool),
+    issues.flag(unknown.astype("boolean").fillna(False).to_numpy(dtype=bool),
                 lambda i: f"timezone {names.iat[i]!r} is not an IANA time zone")
     return names
 

@@ -20,6 +20,7 @@ from leadsync.analytics._checks import (
     utc_timestamp,
 )
 from leadsync.analytics._signals import NS_PER_DAY, prepare_signals
+from leadsync.analytics.display import member_names
 from leadsync.errors import DataValidationError
 from leadsync.tables import Validated
 
@@ -106,4 +107,5 @@ def find_quiet_members(
         .drop(columns="_ratio")
         .reset_index(drop=True)
     )
-    return Validated(frame, merge_quarantines(issues.quarantine(), signal_quarantine))
+    return Validated(frame, merge_quarantines(issues.quarantine(), signal_quarantine),
+                     member_names(members))

@@ -23,6 +23,7 @@ from leadsync.analytics._checks import (
     utc_timestamp,
 )
 from leadsync.analytics._signals import NS_PER_DAY
+from leadsync.analytics.display import member_names
 from leadsync.errors import DataValidationError
 from leadsync.tables import Validated
 
@@ -118,4 +119,5 @@ def assess_mentorship(
         .drop(columns=["_seen", "_overdue"])
         .reset_index(drop=True)
     )
-    return Validated(frame, merge_quarantines(issues.quarantine(), checkin_issues.quarantine()))
+    return Validated(frame, merge_quarantines(issues.quarantine(), checkin_issues.quarantine()),
+                     member_names(members))

@@ -3,7 +3,7 @@
 Owns the minute-by-minute availability of members on a date (from their IANA
 time zone and local working hours, DST-aware), the team-wide overlap, the
 pairwise overlap matrix, the ranking of meeting slots, and a rotation of a
-recurring meeting that shares the out-of-hours burden.
+recurring meeting that shares the out-of-hours burden optimally.
 
 Seed 001: "identify and protect your overlap window" and "rotate meeting
 times … rotating the inconvenience".
@@ -27,7 +27,7 @@ Conventions, all documented on the functions:
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +40,8 @@ from leadsync.analytics._checks import (
     utc_date,
     zone,
 )
+from leadsync.analytics._minmax import DEFAULT_MAX_NODES, WeekGroup, optimal_slot_counts
+from leadsync.analytics.display import member_names, result_html
 from leadsync.errors import DataValidationError
 from leadsync.tables import Validated
 
@@ -95,7 +97,7 @@ def _team(members: pd.DataFrame, default_hours: str | None) -> _Team:
     issues.flag(hours_text.isna().to_numpy(), "working_hours is missing")
     parsed = {h: parse_hours(h) for h in pd.unique(hours_text.dropna())}
     issues.flag(hours_text.map(lambda h: parsed[h] is None, na_action="ignore")
-                .fillna(False).to_numpy(dtype=bool),
+                .astype("boolean").fillna(False).to_numpy(dtype=bool),
                 lambda i: f'working_hours {hours_text.iat[i]!r} is not like "09:00-17:00" '
                 "(start and end must differ)")
     ok = issues.ok
@@ -215,6 +217,12 @@ class Overlap:
     team: pd.DataFrame
     local: pd.DataFrame
     quarantine: pd.DataFrame
+    #: ``member_id`` → name, for display (a notebook shows names beside ids).
+    names: pd.Series | None = field(default=None, repr=False, compare=False)
+
+    def _repr_html_(self) -> str:
+        return result_html({"team": self.team, "local": self.local}, self.quarantine,
+                           self.names)
 
     @property
     def hours(self) -> float:
@@ -257,7 +265,7 @@ def compute_overlap(
         "hours": pd.Series([(b - a) / 60 for a, b in runs], dtype="Float64"),
     })
     local = _local_view(team, starts, ends)
-    return Overlap(team_frame, local, team.quarantine)
+    return Overlap(team_frame, local, team.quarantine, member_names(members))
 
 
 def _local_view(team: _Team, starts: list[pd.Timestamp], ends: list[pd.Timestamp]) -> pd.DataFrame:
@@ -316,7 +324,7 @@ def compute_pairwise_overlap(
                      team.profile, axis=1)
     ids = pd.Index(team.member_ids, dtype="string", name="member_id")
     frame = pd.DataFrame(matrix, index=ids, columns=ids.rename("with"), copy=False)
-    return Validated(frame, team.quarantine)
+    return Validated(frame, team.quarantine, member_names(members))
 
 
 # ---------------------------------------------------------------------------
@@ -386,11 +394,28 @@ def _slot_table(
 
 @dataclass(frozen=True)
 class MeetingRotation:
-    """A recurring meeting's slot per week, each member's burden, and the quarantine."""
+    """A recurring meeting's slot per week, each member's burden, and the quarantine.
+
+    ``optimal`` is True when the plan is proven to put the least possible
+    out-of-hours time on its worst-off member and then on the team;
+    ``bound_hours`` is the proven least possible largest burden (the plan's
+    own largest burden when ``optimal``).
+    """
 
     schedule: pd.DataFrame
     burden: pd.DataFrame
     quarantine: pd.DataFrame
+    optimal: bool = True
+    bound_hours: float = 0.0
+    #: ``member_id`` → name, for display (a notebook shows names beside ids).
+    names: pd.Series | None = field(default=None, repr=False, compare=False)
+
+    def _repr_html_(self) -> str:
+        proof = ("proven optimal" if self.optimal else
+                 f"not proven optimal; no plan can go below {self.bound_hours:.1f} h")
+        return (f"<p><small>Largest burden: the plan is {proof}.</small></p>"
+                + result_html({"schedule": self.schedule, "burden": self.burden},
+                              self.quarantine, self.names))
 
 
 def plan_meeting_rotation(
@@ -401,15 +426,23 @@ def plan_meeting_rotation(
     duration_minutes: int = 60,
     slot_minutes: int = 30,
     default_hours: str | None = None,
+    max_nodes: int = DEFAULT_MAX_NODES,
 ) -> MeetingRotation:
     """A weekly meeting's time for ``weeks`` weeks from the UTC day ``start``, sharing the burden.
 
     Each week (``start``, ``start`` + 7 days, …, each day's own DST offsets)
-    the meeting takes the slot that keeps the largest cumulative burden of any
-    member lowest (burden as in :func:`rank_meeting_slots`); ties go to the
-    slot with the least total burden that week, then the earliest. This
-    greedy rule is not guaranteed optimal over all weeks, but no week makes
-    the worst-off member worse off than it must.
+    the meeting takes one slot (burden as in :func:`rank_meeting_slots`). The
+    plan is optimal over all the weeks at once, not week by week: it
+    minimises the largest cumulative burden of any member; among the plans
+    that do, the total burden of the team; then the worst single meeting any
+    member sits through (plans still tied are told apart by the solver,
+    deterministically). It is solved as an integer program (HiGHS, through
+    SciPy; see :mod:`leadsync.analytics._minmax`), each of its stages
+    stopping after ``max_nodes`` branch-and-bound nodes: small and typical
+    teams are proven optimal; for a team spread round the clock the proof
+    can need more, and the result's ``optimal`` and ``bound_hours`` say how
+    close the plan is. Weeks that take different slots alternate, so the
+    inconvenience rotates rather than coming in runs.
 
     ``schedule`` columns (one row per week): ``week`` (Int64, from 1);
     ``start_utc``, ``end_utc`` (datetime64[ns, UTC]); ``available``,
@@ -428,24 +461,38 @@ def plan_meeting_rotation(
     team = _team(members, default_hours)
     weights = team.weights
     profiles = len(team.profiles)
+    days = [first + dt.timedelta(days=7 * week) for week in range(weeks)]
+    # Weeks between two DST changes have the same burdens: one group each.
+    group_of: list[int] = []
+    groups: list[WeekGroup] = []
+    burdens: list[FloatArray] = []
+    seen: dict[bytes, int] = {}
+    for day in days:
+        burden = _burdens(_availabilities(team, day), duration_minutes, slot_minutes)
+        key = burden.tobytes()
+        if key not in seen:
+            seen[key] = len(groups)
+            groups.append(WeekGroup(0, np.rint(burden * 60).astype(np.int64)))
+            burdens.append(burden)
+        index = seen[key]
+        groups[index] = WeekGroup(groups[index].weeks + 1, groups[index].burden)
+        group_of.append(index)
+    if not (isinstance(max_nodes, int) and max_nodes >= 1):
+        raise DataValidationError(f"max_nodes must be a positive integer, not {max_nodes!r}")
+    plan = optimal_slot_counts(groups, weights, max_nodes=max_nodes)
+    queues = [_alternating(c) for c in plan.counts]
     cumulative = np.zeros(profiles)
     meetings_out = np.zeros(profiles, dtype=np.int64)
     worst = np.zeros(profiles)
     weekly: list[pd.DataFrame] = []
-    for week in range(weeks):
-        day = first + dt.timedelta(days=7 * week)
-        burden = _burdens(_availabilities(team, day), duration_minutes, slot_minutes)
+    for day, index in zip(days, group_of, strict=True):
+        chosen = queues[index].pop(0)
+        burden = burdens[index]
         table = _slot_table(team, burden, day, duration_minutes, slot_minutes)
         if profiles:
-            peak = (cumulative[:, None] + burden).max(axis=0)
-            order = np.lexsort((np.arange(peak.size), np.round(weights @ burden, 9),
-                                np.round(peak, 9)))
-            chosen = int(order[0])
             cumulative += burden[:, chosen]
             meetings_out += burden[:, chosen] > 0
             worst = np.maximum(worst, burden[:, chosen])
-        else:
-            chosen = int(table["total_burden_hours"].to_numpy().argmin())
         weekly.append(table.iloc[[chosen]])
     schedule = pd.concat(weekly, ignore_index=True)
     schedule.insert(0, "week", pd.Series(np.arange(1, weeks + 1), dtype="Int64"))
@@ -459,4 +506,18 @@ def plan_meeting_rotation(
     burden_frame = burden_frame.sort_values(
         ["burden_hours", "member_id"], ascending=[False, True], kind="stable"
     ).reset_index(drop=True)
-    return MeetingRotation(schedule, burden_frame, team.quarantine)
+    return MeetingRotation(schedule, burden_frame, team.quarantine, plan.optimal,
+                           round(plan.bound_minutes / 60, 9), member_names(members))
+
+
+def _alternating(counts: dict[int, int]) -> list[int]:
+    """Slots in turn (earliest first each round) until each is used its number of weeks."""
+    left = dict(sorted(counts.items()))
+    order: list[int] = []
+    while left:
+        for slot in list(left):
+            order.append(slot)
+            left[slot] -= 1
+            if not left[slot]:
+                del left[slot]
+    return order

@@ -32,6 +32,7 @@ from leadsync.analytics._checks import (
     utc_timestamp,
 )
 from leadsync.analytics._signals import NS_PER_DAY, prepare_signals
+from leadsync.analytics.display import member_names
 from leadsync.errors import DataValidationError
 from leadsync.tables import DECISIONS, SIGNAL_TYPES, Validated
 
@@ -274,4 +275,5 @@ def assess_promotions(
     return Validated(
         frame,
         merge_quarantines(member_issues.quarantine(), issues.quarantine(), signal_quarantine),
+        member_names(members),
     )

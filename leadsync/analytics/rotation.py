@@ -8,7 +8,7 @@ Groups are those of :func:`~leadsync.analytics.compute_timezone_groups`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,7 @@ from leadsync.analytics._checks import (
     timestamps_ns,
     utc_timestamp,
 )
+from leadsync.analytics.display import member_names, result_html
 from leadsync.analytics.timezones import (
     DEFAULT_OFFSET_EDGES,
     compute_timezone_groups,
@@ -42,6 +43,12 @@ class SprintRotation:
     members: pd.DataFrame
     exposure: pd.DataFrame
     quarantine: pd.DataFrame
+    #: ``member_id`` → name, for display (a notebook shows names beside ids).
+    names: pd.Series | None = field(default=None, repr=False, compare=False)
+
+    def _repr_html_(self) -> str:
+        return result_html({"members": self.members, "exposure": self.exposure},
+                           self.quarantine, self.names)
 
 
 def assess_sprint_rotation(
@@ -148,4 +155,5 @@ def assess_sprint_rotation(
     return SprintRotation(
         queue, exposure,
         merge_quarantines(member_issues.quarantine(), issues.quarantine(), grouped.quarantine),
+        member_names(members),
     )

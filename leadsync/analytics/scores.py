@@ -22,6 +22,7 @@ from leadsync.analytics._checks import (
     utc_timestamp,
 )
 from leadsync.analytics._signals import NS_PER_DAY, SignalArrays, prepare_signals
+from leadsync.analytics.display import member_names
 from leadsync.config import ScoringConfig
 from leadsync.errors import DataValidationError
 from leadsync.tables import IMPACT_LEVELS, SIGNAL_TYPES, Validated
@@ -225,4 +226,5 @@ def score_members(
     return Validated(
         frame.reset_index(drop=True),
         merge_quarantines(member_issues.quarantine(), signal_quarantine),
+        member_names(members),
     )

@@ -32,6 +32,7 @@ from leadsync.analytics._checks import (
     zone,
 )
 from leadsync.analytics._signals import NS_PER_DAY, prepare_signals
+from leadsync.analytics.display import member_names
 from leadsync.errors import DataValidationError
 from leadsync.tables import IMPACT_LEVELS, Validated
 
@@ -152,7 +153,7 @@ def compute_timezone_groups(
         }
     )
     frame = frame.sort_values("member_id", kind="stable").reset_index(drop=True)
-    return Validated(frame, issues.quarantine())
+    return Validated(frame, issues.quarantine(), member_names(members))
 
 
 # ---------------------------------------------------------------------------

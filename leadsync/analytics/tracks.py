@@ -30,6 +30,7 @@ from leadsync.analytics._checks import (
     utc_timestamp,
 )
 from leadsync.analytics._signals import NS_PER_DAY
+from leadsync.analytics.display import member_names
 from leadsync.errors import DataValidationError
 from leadsync.tables import Validated
 
@@ -179,8 +180,8 @@ def assess_tracks(
     half = (track_text.notna() ^ stage_text.notna()).to_numpy(dtype=bool)
     issues.flag(half & track_text.isna().to_numpy(), "stage is set but track is missing")
     issues.flag(half & stage_text.isna().to_numpy(), "track is set but stage is missing")
-    track_key = track_text.map(_token, na_action="ignore")
-    stage_key = stage_text.map(_token, na_action="ignore")
+    track_key = track_text.map(_token, na_action="ignore").astype("string")
+    stage_key = stage_text.map(_token, na_action="ignore").astype("string")
     unknown_track = on_track & ~track_key.isin(list(parsed)).to_numpy(dtype=bool)
     issues.flag(unknown_track, lambda i: f"track {track_text.iat[i]!r} is not configured; "
                 f"known: {', '.join(parsed)}")
@@ -261,5 +262,6 @@ def assess_tracks(
         "status": pd.Categorical(status, categories=list(PACE_STATUSES), ordered=True),
     })
     frame = frame.sort_values("member_id", kind="stable").reset_index(drop=True)
-    return Validated(frame, merge_quarantines(issues.quarantine(), done_issues.quarantine()))
+    return Validated(frame, merge_quarantines(issues.quarantine(), done_issues.quarantine()),
+                     member_names(members))
 

@@ -60,7 +60,7 @@ import re
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from leadsync.emulator.airtable_errors import (
     AirtableError,
@@ -94,6 +94,7 @@ from leadsync.emulator.airtable_values import (
     iso,
 )
 from leadsync.emulator.core import (
+    Host,
     InvalidUnicode,
     Request,
     Response,
@@ -102,10 +103,8 @@ from leadsync.emulator.core import (
     check_unicode,
     retry_after_header,
 )
-
-if TYPE_CHECKING:
-    from leadsync.emulator.sample import FieldSpec, SampleOrg, TableLayout
-    from leadsync.emulator.server import Emulator
+from leadsync.emulator.sample import LAYOUT, FieldSpec, SampleOrg, TableLayout
+from leadsync.tables import TABLES
 
 __all__ = ["AirtableService"]
 
@@ -177,7 +176,7 @@ class AirtableService:
     name = "airtable"
     prefix = "/v0"
 
-    def __init__(self, emulator: Emulator):
+    def __init__(self, emulator: Host):
         self.emulator = emulator
         self.router = Router()
         self.bases: dict[str, Base] = {}
@@ -844,9 +843,6 @@ class AirtableService:
         first) with the fields whose ``airtable`` type is set; member keys become
         linked member records, collaborators, or the member's name in text fields.
         """
-        from leadsync.emulator.sample import LAYOUT
-        from leadsync.tables import TABLES
-
         with self.emulator.lock:
             base_id = self.create_base("Leadership")
             base = self.bases[base_id]

@@ -3,7 +3,7 @@
 Every layer of the Airtable emulator raises :class:`AirtableError`; the HTTP
 layer turns it into ``{"error": {"type": ..., "message": ...}}`` (or the bare
 ``{"error": "NOT_FOUND"}`` string form). The types, statuses and messages
-follow the recorded payloads in ``shared/fixtures/airtable`` where one exists;
+follow the recorded payloads in ``tests/fixtures/airtable`` where one exists;
 where none exists, the message wording is the one seen in public reports
 (quoted in each constructor's docstring) or, failing that, our own.
 """

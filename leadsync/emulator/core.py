@@ -5,7 +5,15 @@ This module knows nothing about Notion or Airtable. A :class:`Service` (see
 registers routes on a :class:`Router`, says how to authenticate a request,
 which rate-limit bucket it draws from, and how its errors look; the
 :class:`~leadsync.emulator.server.Emulator` serves every service on one
-loopback port.
+loopback port. A service sees the emulator as a :class:`Host` only (its
+state, clock, limits and faults), so the server imports the services and no
+service imports the server.
+
+Time has one seam, :class:`Clock`: the wall clock that stamps created and
+edited times (:meth:`Clock.now`) and the monotonic clock the rate-limit
+buckets refill by (:meth:`Clock.monotonic`). A :class:`FrozenClock` moves
+both only when told, so a test of a rate limit does not depend on how fast
+the machine runs.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -32,6 +41,7 @@ __all__ = [
     "Fault",
     "FaultPlan",
     "FrozenClock",
+    "Host",
     "IdFactory",
     "InvalidUnicode",
     "Limits",
@@ -196,26 +206,69 @@ class Service(Protocol):
         """The bucket for ``key`` (None when this service is not rate limited)."""
 
 
+class Host(Protocol):
+    """What a service sees of the emulator that serves it (the server implements it)."""
+
+    #: the seed every id, value and fault draw follows
+    seed: int
+    limits: Limits
+    clock: Clock
+    ids: IdFactory
+    faults: FaultPlan
+    stats: Stats
+    #: held while a handler reads or changes state (a ``threading.RLock``)
+    @property
+    def lock(self) -> AbstractContextManager[Any]: ...
+    notion_token: str
+    airtable_token: str
+
+    @property
+    def url(self) -> str:
+        """The base URL the services are served on."""
+        ...
+
+    def bucket(self, service: str, key: str, rate: float | None, burst: float,
+               penalty: float = 0.0) -> TokenBucket | None:
+        """The rate-limit bucket for ``(service, key)``; None when the rate is off."""
+        ...
+
+
 # ---------------------------------------------------------------------------
 # Clock
 
 
 class Clock:
-    """The emulator's wall clock (UTC); tests swap in a :class:`FrozenClock`."""
+    """The emulator's clocks: wall time (UTC) and monotonic seconds; tests swap in a
+    :class:`FrozenClock`."""
 
     def now(self) -> dt.datetime:
+        """The wall time that stamps created and edited times, Date headers, offsets."""
         return dt.datetime.now(dt.UTC)
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back: what rate-limit buckets refill by."""
+        return time.monotonic()
 
 
 class FrozenClock(Clock):
-    """A clock that only moves when told to."""
+    """A clock that only moves when told to.
 
-    def __init__(self, start: dt.datetime | str = "2026-11-01T09:00:00Z"):
+    Rate limits refill by it too, so a test of a limit is exact whatever the
+    machine's speed: a burst spent stays spent until the test advances the
+    clock. ``pacing=time.monotonic`` keeps the dates frozen but lets the rate
+    limits refill in real time, for a test or a benchmark that sends requests
+    for a while at the published rates (a client waiting out a 429 waits real
+    seconds, which a frozen bucket would never give back).
+    """
+
+    def __init__(self, start: dt.datetime | str = "2026-11-01T09:00:00Z", *,
+                 pacing: Callable[[], float] | None = None):
         if isinstance(start, str):
             start = dt.datetime.fromisoformat(start.replace("Z", "+00:00"))
         if start.tzinfo is None:
             raise ValueError("FrozenClock needs an aware datetime")
-        self._now = start.astimezone(dt.UTC)
+        self._now = self._origin = start.astimezone(dt.UTC)
+        self._pacing = pacing
         self._lock = threading.Lock()
 
     def now(self) -> dt.datetime:
@@ -230,6 +283,19 @@ class FrozenClock(Clock):
         with self._lock:
             self._now += dt.timedelta(seconds=seconds, **delta)
             return self._now
+
+    def sleep(self, seconds: float) -> None:
+        """Advance by ``seconds``, rounded up to the microsecond (the clock's grain): what
+        a client's wait becomes in frozen time, so a wait always covers what it waited for."""
+        self.advance(seconds=math.ceil(max(0.0, seconds) * 1_000_000) / 1_000_000)
+
+    def monotonic(self) -> float:
+        """Seconds since the clock's start (rate-limit buckets refill only when it moves),
+        or the ``pacing`` clock when one was given."""
+        if self._pacing is not None:
+            return self._pacing()
+        with self._lock:
+            return (self._now - self._origin).total_seconds()
 
 
 # ---------------------------------------------------------------------------
@@ -268,7 +334,8 @@ class TokenBucket:
     """``rate`` tokens a second, holding at most ``capacity``; thread-safe.
 
     ``penalty`` seconds (Airtable) lock the bucket after a request is refused:
-    every request in that window is refused too.
+    every request in that window is refused too. ``monotonic`` is the clock it
+    refills by: the emulator gives its :meth:`Clock.monotonic`.
     """
 
     def __init__(self, rate: float, capacity: float, penalty: float = 0.0,

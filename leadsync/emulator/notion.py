@@ -47,10 +47,11 @@ import random
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from urllib.parse import quote
 
 from leadsync.emulator.core import (
+    Host,
     Limits,
     Request,
     Response,
@@ -102,10 +103,6 @@ from leadsync.emulator.notion_values import (
     render_properties,
 )
 
-if TYPE_CHECKING:
-    from leadsync.emulator.sample import SampleOrg
-    from leadsync.emulator.server import Emulator
-
 __all__ = ["NotionService"]
 
 #: API versions served; older ones use the pre-data-source model the emulator does not keep.
@@ -130,19 +127,19 @@ class NotionService:
     Direct helpers for tests and benchmarks (Python, no HTTP, no rate limit):
     :meth:`create_data_source_rows` (bulk rows), :meth:`edit_page`,
     :meth:`trash_page`, :meth:`rename_property` and :meth:`pages`. After
-    :meth:`seed_sample`: :attr:`sample_ids`, :attr:`data_source_ids`,
+    :func:`~leadsync.emulator.notion_seed.seed_org`: :attr:`sample_ids`, :attr:`data_source_ids`,
     :attr:`member_user_ids`, :attr:`member_page_ids` and :attr:`page_for`.
     """
 
     name = "notion"
     prefix = "/v1"
 
-    def __init__(self, emulator: Emulator):
+    def __init__(self, emulator: Host):
         self.emulator = emulator
         self.ws = Workspace()
         self.queries = QueryCache()
         self.router = Router()
-        #: canonical table -> database id / data source id (after seed_sample)
+        #: canonical table -> database id / data source id (after seed_org)
         self.sample_ids: dict[str, str] = {}
         self.data_source_ids: dict[str, str] = {}
         #: member key ("m001") -> user id / page id in the members data source
@@ -207,12 +204,6 @@ class NotionService:
                  504: "gateway_timeout"}
         return self._error(status, codes.get(status, "internal_server_error"),
                            "Notion encountered an unexpected error.")
-
-    def seed_sample(self, org: SampleOrg) -> None:
-        """Write the sample organisation into the workspace (see :mod:`.notion_seed`)."""
-        from leadsync.emulator.notion_seed import seed_org
-
-        seed_org(self, org)
 
     # -- what the value, query and block code needs (notion_model.Env) -----
 

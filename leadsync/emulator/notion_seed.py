@@ -18,17 +18,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from leadsync.emulator.notion import NotionService
 from leadsync.emulator.notion_model import DataSource, User
 from leadsync.emulator.notion_schema import apply_schema_update, set_status_groups
 from leadsync.emulator.notion_values import text_item
-from leadsync.emulator.sample import LAYOUT, FieldSpec, TableLayout
+from leadsync.emulator.sample import LAYOUT, FieldSpec, SampleOrg, TableLayout
 from leadsync.tables import TABLES
-
-if TYPE_CHECKING:
-    from leadsync.emulator.notion import NotionService
-    from leadsync.emulator.sample import SampleOrg
 
 __all__ = ["seed_org"]
 

@@ -1,7 +1,14 @@
 """pytest fixtures for code that uses leadsync: the emulator, started and stopped per test.
 
-Installed with leadsync as a pytest plugin (entry point ``pytest11``), so a
-project's tests can ask for them without importing anything::
+Opt-in: installing leadsync registers no pytest plugin, so no other test
+session pays for loading the emulator (pandas, pydantic). A project enables
+the fixtures with ``pip install 'leadsync[testing]'`` and either
+``pytest -p leadsync.emulator.pytest_plugin`` (or ``addopts`` in its pytest
+configuration) or, in its top-level ``conftest.py``::
+
+    pytest_plugins = ["leadsync.emulator.pytest_plugin"]
+
+Its tests then ask for them without importing anything::
 
     def test_my_report(leadsync_sample):
         frame = leadsync.read_notion(leadsync_sample.notion.sample_ids["signals"],

@@ -3,8 +3,9 @@
 :meth:`SampleOrg.generate` builds the canonical records (members, signals,
 milestones, check-ins, rotations, reviews) from a seed and a size; the
 emulator's services write them into a Notion workspace and an Airtable base
-following :data:`LAYOUT`, and :func:`default_fields` gives the matching
-``fields`` mapping for ``leadsync.toml``.
+following :data:`~leadsync.layout.LAYOUT` (the seed's field names, a core
+module: :func:`~leadsync.layout.default_fields` gives the matching ``fields``
+mapping for ``leadsync.toml``; both are re-exported here).
 
 Records hold canonical column names and plain Python values. Member
 references (``member_id``, ``mentor_id``, ``observed_by``, ``lead_id``,
@@ -21,14 +22,29 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
+from leadsync.layout import (
+    LAYOUT,
+    LEADER_ROLES,
+    ROLES,
+    TRACK,
+    ZONE_NAMES,
+    AirtableType,
+    FieldSpec,
+    NotionType,
+    TableLayout,
+    default_fields,
+    layout,
+)
 from leadsync.tables import INDICATORS, STAGES
 
 __all__ = [
     "LAYOUT",
+    "AirtableType",
     "FieldSpec",
+    "NotionType",
     "SampleOrg",
     "TableLayout",
     "default_fields",
@@ -39,18 +55,20 @@ __all__ = [
 DEFAULT_AS_OF = dt.date(2026, 11, 1)
 
 #: Where the team lives: zone, share of non-leaders, share of leaders.
-ZONES: tuple[tuple[str, float, float], ...] = (
-    ("America/New_York", 8, 4),
-    ("America/Los_Angeles", 6, 3),
-    ("America/Sao_Paulo", 5, 0),
-    ("Europe/London", 5, 1),
-    ("Europe/Berlin", 6, 0),
-    ("Africa/Lagos", 4, 0),
-    ("Asia/Kolkata", 7, 0),
-    ("Asia/Singapore", 4, 0),
-    ("Asia/Tokyo", 3, 0),
-    ("Australia/Sydney", 4, 0),
-)
+_ZONE_WEIGHTS: Mapping[str, tuple[float, float]] = {
+    "America/New_York": (8, 4),
+    "America/Los_Angeles": (6, 3),
+    "America/Sao_Paulo": (5, 0),
+    "Europe/London": (5, 1),
+    "Europe/Berlin": (6, 0),
+    "Africa/Lagos": (4, 0),
+    "Asia/Kolkata": (7, 0),
+    "Asia/Singapore": (4, 0),
+    "Asia/Tokyo": (3, 0),
+    "Australia/Sydney": (4, 0),
+}
+ZONES: tuple[tuple[str, float, float], ...] = tuple(
+    (zone, *_ZONE_WEIGHTS[zone]) for zone in ZONE_NAMES)
 
 #: Fewer signals get written down for people far from the (mostly American) observers.
 OBSERVER_BIAS: Mapping[str, float] = {
@@ -58,9 +76,6 @@ OBSERVER_BIAS: Mapping[str, float] = {
 }
 
 WORKING_HOURS = ("09:00-17:00", "09:00-17:00", "08:00-16:00", "10:00-18:00", "08:30-17:30")
-ROLES = ("Engineer", "Senior Engineer", "Staff Engineer")
-LEADER_ROLES = ("Tech Lead", "Engineering Manager", "Staff Engineer")
-TRACK = "technical_leadership"
 
 #: The seed's technical leadership track: stage -> (months expected, milestones).
 TRACK_STAGES: Mapping[str, tuple[int, tuple[str, ...]]] = {
@@ -409,177 +424,3 @@ def _reviews(rng: random.Random, people: list[dict[str, Any]],
                            if decision != "Pending" else None),
         })
     return records
-
-
-# ---------------------------------------------------------------------------
-# How the sample is laid out in each workspace
-
-NotionType = Literal[
-    "title", "rich_text", "number", "select", "multi_select", "status", "date", "people",
-    "relation", "rollup", "formula", "checkbox", "url", "email", "phone_number",
-    "created_time", "last_edited_time", "created_by", "last_edited_by", "unique_id", "files",
-]
-AirtableType = Literal[
-    "singleLineText", "multilineText", "richText", "number", "percent", "currency", "duration",
-    "singleSelect", "multipleSelects", "date", "dateTime", "checkbox", "url", "email",
-    "phoneNumber", "multipleRecordLinks", "singleCollaborator", "multipleCollaborators",
-    "multipleLookupValues", "rollup", "formula", "count", "createdTime", "lastModifiedTime",
-    "createdBy", "lastModifiedBy", "autoNumber", "multipleAttachments",
-]
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """One property (Notion) / field (Airtable) of a sample table.
-
-    ``column`` is the canonical column it holds (None for decoration such as
-    formulas). ``notion``/``airtable`` give its type in each workspace (None:
-    absent there). ``labels`` turn canonical values into the workspace's
-    display labels (``"early_leadership"`` -> ``"Early leadership"``).
-    ``extra`` carries type settings: ``target`` (the canonical table a
-    relation/link points to), ``expression`` (Notion formula),
-    ``airtable_formula``, ``relation``/``through`` and ``property``/``field``
-    (rollup / lookup source), ``function`` (rollup function), ``prefix``
-    (unique_id).
-    """
-
-    name: str
-    notion: NotionType | None
-    airtable: AirtableType | None
-    column: str | None = None
-    options: tuple[str, ...] = ()
-    labels: Mapping[str, str] = field(default_factory=dict)
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    def label(self, value: Any) -> Any:
-        """The workspace's label for a canonical value."""
-        if isinstance(value, str):
-            return self.labels.get(value, value)
-        return value
-
-
-@dataclass(frozen=True)
-class TableLayout:
-    """A canonical table as the sample workspaces hold it."""
-
-    table: str
-    notion_title: str
-    airtable_name: str
-    fields: tuple[FieldSpec, ...]
-
-    def for_service(self, service: Literal["notion", "airtable"]) -> tuple[FieldSpec, ...]:
-        return tuple(f for f in self.fields if getattr(f, service) is not None)
-
-
-_STAGE_LABELS = {
-    "early_leadership": "Early leadership",
-    "emerging_leader": "Emerging leader",
-    "established_leader": "Established leader",
-}
-_ZONE_NAMES = tuple(z for z, _, _ in ZONES)
-
-LAYOUT: tuple[TableLayout, ...] = (
-    TableLayout("members", "Team Members", "Members", (
-        FieldSpec("Name", "title", "singleLineText", "name"),
-        FieldSpec("Person", "people", None, "member_id"),
-        FieldSpec("Email", "email", "email", "email"),
-        FieldSpec("Role", "select", "singleSelect", "role", ROLES + LEADER_ROLES[:2]),
-        FieldSpec("Leader", "checkbox", "checkbox", "is_leader"),
-        FieldSpec("Time zone", "select", "singleSelect", "timezone", _ZONE_NAMES),
-        FieldSpec("Working hours", "rich_text", "singleLineText", "working_hours"),
-        FieldSpec("Track", "select", "singleSelect", "track", (TRACK,),
-                  labels={TRACK: "Technical leadership"}),
-        FieldSpec("Stage", "status", "singleSelect", "stage", tuple(_STAGE_LABELS.values()),
-                  labels=_STAGE_LABELS),
-        FieldSpec("Stage started", "date", "date", "stage_started"),
-        FieldSpec("Mentor", "relation", "multipleRecordLinks", "mentor_id",
-                  extra={"target": "members"}),
-        FieldSpec("Member ID", "unique_id", "autoNumber", None, extra={"prefix": "TM"}),
-        FieldSpec("Last edited", "last_edited_time", "lastModifiedTime", None),
-    )),
-    TableLayout("signals", "Leadership Signals", "Signals", (
-        FieldSpec("Summary", "title", "singleLineText", "notes"),
-        FieldSpec("Signal ID", "unique_id", None, "signal_id", extra={"prefix": "SIG"}),
-        FieldSpec("Team Member", "people", "multipleRecordLinks", "member_id",
-                  extra={"target": "members"}),
-        FieldSpec("Signal Type", "select", "singleSelect", "signal_type",
-                  ("Technical", "Operational", "Communication")),
-        FieldSpec("Indicator", "select", "singleSelect", "indicator", tuple(INDICATORS)),
-        FieldSpec("Evidence", "url", "url", "evidence"),
-        FieldSpec("Date", "date", "dateTime", "date"),
-        FieldSpec("Impact", "select", "singleSelect", "impact", ("Low", "Medium", "High")),
-        FieldSpec("Observed by", "people", "singleCollaborator", "observed_by"),
-        FieldSpec("Impact points", "formula", "formula", None, extra={
-            "expression": 'if(prop("Impact") == "High", 9, if(prop("Impact") == "Medium", 3, 1))',
-            "airtable_formula": "IF({Impact}='High',9,IF({Impact}='Medium',3,1))",
-        }),
-        FieldSpec("Member time zone", None, "multipleLookupValues", None,
-                  extra={"through": "Team Member", "field": "Time zone"}),
-        FieldSpec("Created", "created_time", "createdTime", None),
-        FieldSpec("Last modified", "last_edited_time", "lastModifiedTime", None),
-    )),
-    TableLayout("milestones", "Track Milestones", "Milestones", (
-        FieldSpec("Milestone", "title", "singleLineText", "milestone"),
-        FieldSpec("Member", "relation", "multipleRecordLinks", "member_id",
-                  extra={"target": "members"}),
-        FieldSpec("Track", "select", "singleSelect", "track", (TRACK,),
-                  labels={TRACK: "Technical leadership"}),
-        FieldSpec("Stage", "select", "singleSelect", "stage", tuple(_STAGE_LABELS.values()),
-                  labels=_STAGE_LABELS),
-        FieldSpec("Completed", "date", "date", "completed_on"),
-        FieldSpec("Evidence", "url", "url", "evidence"),
-        FieldSpec("Member time zone", "rollup", "multipleLookupValues", None, extra={
-            "relation": "Member", "property": "Time zone", "function": "show_original",
-            "through": "Member", "field": "Time zone",
-        }),
-    )),
-    TableLayout("checkins", "Mentor Check-ins", "Check-ins", (
-        FieldSpec("Check-in", "title", "singleLineText", "checkin_id"),
-        FieldSpec("Mentee", "relation", "multipleRecordLinks", "mentee_id",
-                  extra={"target": "members"}),
-        FieldSpec("Mentor", "people", "singleCollaborator", "mentor_id"),
-        FieldSpec("Date", "date", "date", "date"),
-        FieldSpec("Focus area", "rich_text", "singleLineText", "focus_area"),
-        FieldSpec("Progress", "rich_text", "multilineText", "progress"),
-        FieldSpec("Challenges", "rich_text", "multilineText", "challenges"),
-        FieldSpec("Mentor observation", "rich_text", "multilineText", "observation"),
-        FieldSpec("Next focus", "rich_text", "singleLineText", "next_focus"),
-    )),
-    TableLayout("rotations", "Sprint Lead Rotation", "Rotation", (
-        FieldSpec("Sprint", "title", "singleLineText", "sprint"),
-        FieldSpec("Starts", "date", "date", "starts_on"),
-        FieldSpec("Lead", "rich_text", "singleLineText", "lead_id"),  # a name typed as text
-    )),
-    TableLayout("reviews", "Promotion Reviews", "Promotion Reviews", (
-        FieldSpec("Review", "title", "singleLineText", "review_id"),
-        FieldSpec("Nominee", "relation", "multipleRecordLinks", "nominee_id",
-                  extra={"target": "members"}),
-        FieldSpec("Proposed role", "select", "singleSelect", "proposed_role",
-                  ("Senior Engineer", "Tech Lead", "Engineering Manager")),
-        FieldSpec("Technical Excellence", "number", "number", "technical_excellence"),
-        FieldSpec("Leadership Behaviors", "number", "number", "leadership_behaviors"),
-        FieldSpec("Business Impact", "number", "number", "business_impact"),
-        FieldSpec("Cultural Contribution", "number", "number", "cultural_contribution"),
-        FieldSpec("Growth Trajectory", "number", "number", "growth_trajectory"),
-        FieldSpec("Approvers", "people", "multipleCollaborators", "approvers"),
-        FieldSpec("Decision", "status", "singleSelect", "decision",
-                  ("Pending", "Declined", "Approved")),
-        FieldSpec("Decided on", "date", "date", "decided_on"),
-    )),
-)
-
-
-def layout(table: str) -> TableLayout:
-    for item in LAYOUT:
-        if item.table == table:
-            return item
-    raise KeyError(table)
-
-
-def default_fields(service: Literal["notion", "airtable"], table: str) -> dict[str, str]:
-    """The ``fields`` mapping of ``leadsync.toml`` for a sample table in ``service``."""
-    return {
-        f.column: f.name
-        for f in layout(table).for_service(service)
-        if f.column is not None
-    }

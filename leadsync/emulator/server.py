@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from leadsync.emulator.airtable import AirtableService
 from leadsync.emulator.core import (
     Action,
     ApiError,
@@ -41,6 +42,9 @@ from leadsync.emulator.core import (
     Stats,
     TokenBucket,
 )
+from leadsync.emulator.notion import NotionService
+from leadsync.emulator.notion_seed import seed_org
+from leadsync.emulator.sample import SampleOrg
 
 __all__ = ["Emulator"]
 
@@ -112,9 +116,6 @@ class Emulator:
     # -- services ---------------------------------------------------------
 
     def _install_services(self) -> None:
-        from leadsync.emulator.airtable import AirtableService
-        from leadsync.emulator.notion import NotionService
-
         self.notion = NotionService(self)
         self.airtable = AirtableService(self)
         self._services = [self.notion, self.airtable]
@@ -122,12 +123,10 @@ class Emulator:
     def seed_sample(self, sample: Any = True,
                     workspaces: tuple[str, ...] = ("notion", "airtable")) -> Any:
         """Load the sample organisation into the named workspaces; returns the SampleOrg."""
-        from leadsync.emulator.sample import SampleOrg
-
         org = sample if isinstance(sample, SampleOrg) else SampleOrg.generate(seed=self.seed)
         with self.lock:
             if "notion" in workspaces:
-                self.notion.seed_sample(org)
+                seed_org(self.notion, org)
             if "airtable" in workspaces:
                 self.airtable.seed_sample(org)
         return org
@@ -140,7 +139,7 @@ class Emulator:
         with self._buckets_lock:
             bucket = self._buckets.get((service, key))
             if bucket is None or bucket.rate != rate:
-                bucket = TokenBucket(rate, burst, penalty)
+                bucket = TokenBucket(rate, burst, penalty, monotonic=self.clock.monotonic)
                 self._buckets[(service, key)] = bucket
             return bucket
 

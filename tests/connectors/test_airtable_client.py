@@ -371,7 +371,7 @@ def test_required_columns_without_a_field_are_named(stub: Stub) -> None:
     source = AirtableSource(client_for(stub), BASE, "tblSTUB", canonical="rotations",
                             mapping={"sprint": "Sprint"})
     with pytest.raises(SchemaError, match="required column\\(s\\) starts_on, lead_id"):
-        source.fields()
+        source.open()
 
 
 def test_list_ids_asks_for_one_small_field(stub: Stub) -> None:
@@ -528,7 +528,7 @@ def test_the_default_mapping_names_what_a_table_lacks(stub: Stub) -> None:
     # no mapping: the sample layout's names, of which "Rotation" has none for signals
     source = AirtableSource(client_for(stub), BASE, "Rotation", canonical="signals")
     with pytest.raises(SchemaError) as caught:
-        source.fields()
+        source.open()
     message = str(caught.value)
     assert "required column(s) member_id, signal_type, date, impact of signals" in message
     assert "pass a mapping" in message

@@ -29,6 +29,7 @@ from leadsync.config import parse_config
 from leadsync.emulator import AIRTABLE_TOKEN, Emulator, Fault, FrozenClock, Limits, SampleOrg
 from leadsync.errors import AuthError, NotFoundError, QuotaExceededError, SchemaError
 from leadsync.tables import MemberRef
+from tests.conftest import frozen_pacing
 
 UTC = dt.UTC
 SIGNALS = 2500
@@ -43,8 +44,10 @@ def org() -> SampleOrg:
 
 
 def emulator(org: SampleOrg, *, rps: float | None, clock: FrozenClock | None = None) -> Emulator:
+    """The sample base on a frozen clock, which the clients' pacing shares (``client``)."""
     limits = Limits(airtable_rps=rps, airtable_penalty_seconds=0.5, fractional_retry_after=True)
-    return Emulator(seed=7, limits=limits, clock=clock, sample=org, workspaces=("airtable",))
+    return Emulator(seed=7, limits=limits, clock=clock or FrozenClock(T0), sample=org,
+                    workspaces=("airtable",))
 
 
 @pytest.fixture
@@ -56,7 +59,11 @@ def emu(org: SampleOrg) -> Iterator[Emulator]:
 
 def client(emu: Emulator, *, rps: float | None = 20, policy: RetryPolicy = QUICK
            ) -> AirtableClient:
-    return AirtableClient(AIRTABLE_TOKEN, endpoint_url=emu.url, rps=rps, policy=policy)
+    """A client whose waits (pacing, Retry-After, backoff) move the emulator's frozen clock:
+    whether it meets a 429 is exact, and nothing sleeps in real time."""
+    assert isinstance(emu.clock, FrozenClock)
+    return AirtableClient(AIRTABLE_TOKEN, endpoint_url=emu.url, rps=rps, policy=policy,
+                          limiters=frozen_pacing(emu.clock))
 
 
 def source(emu: Emulator, table: str = "Signals", canonical: str = "signals", *,
@@ -124,12 +131,14 @@ def test_full_pull_equals_the_seeded_records_without_meeting_a_429(org: SampleOr
 def test_canonical_frame_resolves_members_and_quarantines_the_malformed(
         emu: Emulator, org: SampleOrg, caplog: pytest.LogCaptureFixture) -> None:
     members = read_airtable(emu.airtable.sample_base_id, "Members", canonical="members",
-                            token=AIRTABLE_TOKEN, endpoint_url=emu.url, progress=False, rps=20)
+                            token=AIRTABLE_TOKEN, endpoint_url=emu.url, progress=False, rps=20,
+                            limiters=frozen_pacing(emu.clock))
     assert len(members) == len(org.members)
     assert members.attrs["quarantine"].empty
     caplog.set_level(logging.WARNING)
     frame = read_airtable(emu.airtable.sample_base_id, "Signals", members=members,
-                          token=AIRTABLE_TOKEN, endpoint_url=emu.url, progress=False, rps=20)
+                          token=AIRTABLE_TOKEN, endpoint_url=emu.url, progress=False, rps=20,
+                            limiters=frozen_pacing(emu.clock))
     quarantine = frame.attrs["quarantine"]
     ids = emu.airtable.record_for["signals"]
     malformed = {ids[r["signal_id"]] for r in org.signals if (
@@ -158,10 +167,12 @@ def test_canonical_frame_resolves_members_and_quarantines_the_malformed(
 
 def test_text_member_references_resolve_by_name(emu: Emulator, org: SampleOrg) -> None:
     members = read_airtable(emu.airtable.sample_base_id, "Members", canonical="members",
-                            token=AIRTABLE_TOKEN, endpoint_url=emu.url, progress=False, rps=20)
+                            token=AIRTABLE_TOKEN, endpoint_url=emu.url, progress=False, rps=20,
+                            limiters=frozen_pacing(emu.clock))
     rotations = read_airtable(emu.airtable.sample_base_id, "Rotation", canonical="rotations",
                               members=members, token=AIRTABLE_TOKEN, endpoint_url=emu.url,
-                              progress=False, rps=20)
+                              progress=False, rps=20,
+                            limiters=frozen_pacing(emu.clock))
     assert rotations.attrs["quarantine"].empty
     names = dict(zip(members["member_id"], members["name"], strict=True))
     expected = {r["sprint"]: org.member(r["lead_id"])["name"] for r in org.rotations}
@@ -171,7 +182,8 @@ def test_text_member_references_resolve_by_name(emu: Emulator, org: SampleOrg) -
 
 def test_every_field_as_airtable_types_it(emu: Emulator, org: SampleOrg) -> None:
     raw = read_airtable(emu.airtable.sample_base_id, "Signals", canonical=None,
-                        token=AIRTABLE_TOKEN, endpoint_url=emu.url, progress=False, rps=20)
+                        token=AIRTABLE_TOKEN, endpoint_url=emu.url, progress=False, rps=20,
+                            limiters=frozen_pacing(emu.clock))
     assert len(raw) == SIGNALS
     assert raw["Impact points"].dtype == "float64"  # a formula with a number result
     assert set(raw["Impact points"].dropna()) <= {1.0, 3.0, 9.0}
@@ -334,7 +346,9 @@ def test_from_config_reads_the_configured_table(emu: Emulator, org: SampleOrg) -
         "limits": {"airtable_rps": 20.0},
     })
     env = {"AIRTABLE_TOKEN": AIRTABLE_TOKEN}
-    signals = AirtableSource.from_config(config, "signals", env=env)
+    assert isinstance(emu.clock, FrozenClock)
+    pacing = frozen_pacing(emu.clock)
+    signals = AirtableSource.from_config(config, "signals", env=env, limiters=pacing)
     assert_exact(emu, org, list(signals.fetch()))
     assert signals.client.rps == 20.0
     assert signals.client.policy.max_wait == config.sync.max_wait_seconds
@@ -343,8 +357,9 @@ def test_from_config_reads_the_configured_table(emu: Emulator, org: SampleOrg) -
     persisted = signals.field_ids
     emu.airtable.rename_field(emu.airtable.sample_base_id, "Signals", "Impact", "Impact level")
     with pytest.raises(SchemaError, match="impact -> 'Impact'"):
-        AirtableSource.from_config(config, "signals", env=env).fields()
-    next_run = AirtableSource.from_config(config, "signals", env=env, field_ids=persisted)
+        AirtableSource.from_config(config, "signals", env=env, limiters=pacing).open()
+    next_run = AirtableSource.from_config(config, "signals", env=env, field_ids=persisted,
+                                          limiters=pacing)
     assert_exact(emu, org, list(next_run.fetch()))
 
 

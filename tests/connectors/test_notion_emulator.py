@@ -27,15 +27,24 @@ from leadsync.config import parse_config
 from leadsync.emulator import Emulator, Fault, FrozenClock, Limits, SampleOrg
 from leadsync.errors import ConnectorError, SchemaError
 from leadsync.tables import IMPACT_LEVELS, SIGNAL_TYPES, MemberRef
+from tests.conftest import frozen_pacing
 
 UTC = dt.UTC
 SIGNALS = 2500
 
 
-def make_api(emu: Emulator, rps: float = 1000.0, **policy: Any) -> NotionAPI:
+def make_api(emu: Emulator, rps: float = 1000.0, *, frozen: bool = False,
+             **policy: Any) -> NotionAPI:
+    """A client of ``emu``; ``frozen``: its waits move the emulator's frozen clock (exact
+    pacing against the emulator's limits, no real sleeping)."""
     retry = RetryPolicy(**{"backoff_initial": 0.01, "backoff_max": 0.1, "max_attempts": 10,
                            **policy})
-    return NotionAPI(emu.notion_token, base_url=emu.url, rps=rps, policy=retry)
+    limiters = None
+    if frozen:
+        assert isinstance(emu.clock, FrozenClock)
+        limiters = frozen_pacing(emu.clock)
+    return NotionAPI(emu.notion_token, base_url=emu.url, rps=rps, policy=retry,
+                     limiters=limiters)
 
 
 def plain(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -233,6 +242,7 @@ def cap_emulator(rows: int, cap: int, per_minute: int) -> tuple[Emulator, list[s
 
 
 @pytest.mark.slow
+@pytest.mark.soak  # the real 10,000 cap; test_a_scaled_cap_is_passed_several_times runs always
 def test_12000_rows_are_pulled_completely_past_the_real_cap() -> None:
     emu, ids = cap_emulator(12_000, cap=10_000, per_minute=7)
     with emu:
@@ -292,13 +302,14 @@ def test_trashed_rows_are_reported_deleted() -> None:
 
 def test_429_storms_and_5xx_faults_leave_the_pull_exact(org: SampleOrg) -> None:
     limits = Limits(notion_rps=400, notion_burst=20, fractional_retry_after=True)
-    with Emulator(seed=7, limits=limits, sample=org, workspaces=("notion",)) as emu:
+    with Emulator(seed=7, limits=limits, clock=FrozenClock(), sample=org,
+                  workspaces=("notion",)) as emu:
         svc = emu.notion
         emu.faults.add(Fault("storm", route="notion.*", rate=0.05, length=3, retry_after=0.02))
         emu.faults.add(Fault("error", route="notion.*", rate=0.1, status=503))
         emu.faults.add(Fault("error", route="notion.*", rate=0.02, status=502))
         emu.faults.add(Fault("reset", route="notion.*", rate=0.02))
-        api = make_api(emu, rps=2000)  # faster than the emulator allows: real 429s too
+        api = make_api(emu, rps=2000, frozen=True)  # faster than the emulator: real 429s too
         source, records = pull(emu, "signals", api=api)
         assert emu.stats.count("notion.*", 503) > 0
         assert emu.stats.count("notion.*", 429) > 0
@@ -313,8 +324,9 @@ def test_429_storms_and_5xx_faults_leave_the_pull_exact(org: SampleOrg) -> None:
 def test_at_the_real_rate_limit_a_paced_pull_meets_no_429() -> None:
     org = SampleOrg.generate(2, members=6, signals=150)
     limits = Limits(notion_rps=30, fractional_retry_after=True)  # Notion's burst allowance
-    with Emulator(seed=2, limits=limits, sample=org, workspaces=("notion",)) as emu:
-        _, records = pull(emu, "signals", api=make_api(emu, rps=30))
+    with Emulator(seed=2, limits=limits, clock=FrozenClock(), sample=org,
+                  workspaces=("notion",)) as emu:
+        _, records = pull(emu, "signals", api=make_api(emu, rps=30, frozen=True))
         assert len(records) == 150
         assert emu.stats.count("notion.*", 429) == 0
 

@@ -283,7 +283,7 @@ def test_read_notion_returns_a_frame_with_quarantine_and_ids(
     assert list(quarantine["source_id"]) == [pages[0]["id"]]
     assert frame.attrs["notion"] == {"data_source_id": DS, "field_ids": {
         "review_id": "%7BGE%7C", "nominee_id": "_x%3E%3D", "technical_excellence": "swq%5C"}}
-    assert "1 row(s) quarantined" in caplog.text
+    assert "1 row(s) did not fit the reviews table" in caplog.text
     assert TOKEN not in caplog.text
 
 

@@ -144,7 +144,7 @@ def test_an_airtable_snapshot_opens_a_source_without_a_request(emu: Emulator) ->
     assert second.fetch_schema() == first.fetch_schema()
 
     other = airtable(emu, "members", schema_cache=snapshot)  # a snapshot of signals
-    other.fields()
+    other.open()
     assert not other.cached
     assert emu.stats.count("airtable.meta.schema") == 1
 
@@ -158,9 +158,9 @@ def test_sources_sharing_a_schema_cache_read_a_base_once(emu: Emulator) -> None:
     at = emu.airtable
     at.rename_field(at.sample_base_id, at.sample_table_ids["signals"], "Impact", "Impact level")
     stale = airtable(emu, schemas=run, mapping=ids)  # this run's schema, read before
-    assert stale.fields()["impact"].name == "Impact"
+    assert stale.fields["impact"].name == "Impact"
     fresh = airtable(emu, schemas=SchemaCache(), mapping=ids)  # the next run reads again
-    assert fresh.fields()["impact"].name == "Impact level"
+    assert fresh.fields["impact"].name == "Impact level"
     assert emu.stats.count("airtable.meta.schema") == 2
 
 
@@ -179,7 +179,7 @@ def test_a_notebook_reads_the_schema_on_every_call(emu: Emulator) -> None:
 def test_a_mapping_the_airtable_snapshot_cannot_resolve_is_resolved_afresh(
         emu: Emulator) -> None:
     first = airtable(emu)
-    first.fields()
+    first.open()
     snapshot = first.schema_snapshot
     at = emu.airtable
     at.add_field(at.sample_base_id, at.sample_table_ids["signals"],
@@ -187,11 +187,11 @@ def test_a_mapping_the_airtable_snapshot_cannot_resolve_is_resolved_afresh(
     emu.stats.reset()
     mapping = {**first.field_ids, "notes": "Reviewer notes"}
     source = airtable(emu, schema_cache=snapshot, mapping=mapping)
-    assert source.fields()["notes"].name == "Reviewer notes"  # newer than the snapshot
+    assert source.fields["notes"].name == "Reviewer notes"  # newer than the snapshot
     assert not source.cached
     assert emu.stats.count("airtable.meta.schema") == 1
 
     emu.stats.reset()
     with pytest.raises(SchemaError, match=r"'Impakt'.*The fields that exist are:.*'Impact'"):
-        airtable(emu, schema_cache=snapshot, mapping={**mapping, "impact": "Impakt"}).fields()
+        airtable(emu, schema_cache=snapshot, mapping={**mapping, "impact": "Impakt"}).open()
     assert emu.stats.count("airtable.meta.schema") == 1  # said only after a fresh read

@@ -1,4 +1,9 @@
-"""A service's rate limit covers every table of a run, not one client at a time."""
+"""A service's rate limit covers every table of a run, not one client at a time.
+
+The connectors and the emulator share one frozen clock (``frozen_pacing``): the
+clients' waits move it, and the emulator's buckets refill by it, so "no 429" is
+exact, whatever the machine's speed, and nothing sleeps.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ from leadsync.connectors.base import shared_limiter
 from leadsync.connectors.notion import NotionSource
 
 from leadsync.config import parse_config
-from leadsync.emulator import Emulator, Limits, SampleOrg
+from leadsync.emulator import Emulator, FrozenClock, Limits, SampleOrg
+from tests.conftest import frozen_pacing
 
 TABLES = ("members", "signals", "milestones", "checkins", "rotations", "reviews")
 
@@ -24,26 +30,36 @@ def test_notion_tables_pulled_back_to_back_meet_no_429() -> None:
     # separately at 3/s would together send up to 18/s and be refused.
     org = SampleOrg.generate(seed=8, members=10, signals=60)
     limits = Limits(notion_rps=3.0, notion_burst=2, airtable_rps=None)
-    with Emulator(seed=8, limits=limits, sample=org, workspaces=("notion",)) as emu:
+    clock = FrozenClock()
+    pacing = frozen_pacing(clock)
+    with Emulator(seed=8, limits=limits, clock=clock, sample=org,
+                  workspaces=("notion",)) as emu:
         config = parse_config(tomllib.loads(emu.config_toml("notion")), "emu.toml")
         env = {"NOTION_TOKEN": emu.notion_token}
         rows = 0
         for table in TABLES:
-            source = NotionSource.from_config(config, table, env, progress=False)
+            source = NotionSource.from_config(config, table, env, progress=False,
+                                              limiters=pacing)
             rows += sum(1 for _ in source.fetch())
             assert source.stats.rate_limited == 0, table
         assert emu.stats.rate_limited["notion"] == 0
         assert rows == sum(len(records) for records in org.tables.values())
+        # the waits were real pacing: the six tables' requests took their time at 3/s
+        requests = emu.stats.total("notion")
+        assert clock.monotonic() - FrozenClock().monotonic() >= (requests - 2) / 3.0 - 1e-6
 
 
 def test_airtable_tables_of_one_base_share_its_limit() -> None:
     org = SampleOrg.generate(seed=9, members=10, signals=60)
     limits = Limits(notion_rps=None, airtable_rps=5.0, airtable_burst=2,
                     airtable_penalty_seconds=0.5, fractional_retry_after=True)
-    with Emulator(seed=9, limits=limits, sample=org, workspaces=("airtable",)) as emu:
+    clock = FrozenClock()
+    pacing = frozen_pacing(clock)
+    with Emulator(seed=9, limits=limits, clock=clock, sample=org,
+                  workspaces=("airtable",)) as emu:
         config = parse_config(tomllib.loads(emu.config_toml("airtable")), "emu.toml")
         env = {"AIRTABLE_TOKEN": emu.airtable_token}
         for table in TABLES:
-            source = AirtableSource.from_config(config, table, env=env)
+            source = AirtableSource.from_config(config, table, env=env, limiters=pacing)
             assert sum(1 for _ in source.fetch()) == len(org.table(table))
         assert emu.stats.rate_limited["airtable"] == 0

@@ -1,4 +1,4 @@
-"""The emulated Airtable API answers in the shapes of the real payloads in shared/fixtures.
+"""The emulated Airtable API answers in the shapes of the real payloads in tests/fixtures.
 
 Each test builds in the emulator the same kind of object a fixture recorded
 and compares the emulator's answer with the fixture's structure: the same
@@ -504,7 +504,9 @@ def test_422_an_expired_offset(emu: Emulator, load_fixture: Callable[[str], Any]
 def test_429_when_the_rate_is_exceeded(load_fixture: Callable[[str], Any]) -> None:
     real = load_fixture("airtable/error_429_rate_limit_reached.json")
     limits = Limits(airtable_rps=5, airtable_penalty_seconds=0.5, fractional_retry_after=True)
-    with Emulator(seed=1, limits=limits) as emu:
+    # A frozen clock: the bucket refills by the emulator's clock, so however slowly this
+    # machine sends the eight requests, no token comes back between them.
+    with Emulator(seed=1, limits=limits, clock=FrozenClock()) as emu:
         base_id = emu.airtable.create_base("B")
         statuses = []
         for _ in range(8):
@@ -515,7 +517,8 @@ def test_429_when_the_rate_is_exceeded(load_fixture: Callable[[str], Any]) -> No
         assert statuses[:5] == [200] * 5
         assert 429 in statuses
         assert limited.json() == real
-        assert 0 < float(limited.headers["Retry-After"]) <= 0.5
+        assert statuses == [200] * 5 + [429] * 3  # the penalty refuses the rest too
+        assert float(limited.headers["Retry-After"]) == 0.5
 
 
 def test_503_when_the_server_fails(emu: Emulator, load_fixture: Callable[[str], Any]) -> None:

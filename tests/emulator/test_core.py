@@ -74,15 +74,17 @@ def test_unknown_route_answers_in_the_services_shape(emu: Emulator) -> None:
 
 def test_rate_limit_answers_429_with_retry_after() -> None:
     limits = Limits(notion_rps=1.0, notion_burst=3)
-    with Emulator(seed=1, limits=limits) as emu:
+    clock = FrozenClock()  # the bucket refills only when the test moves the clock
+    with Emulator(seed=1, limits=limits, clock=clock) as emu:
         statuses = [users(emu).status_code for _ in range(5)]
-        assert statuses[:3] == [200, 200, 200]
-        assert 429 in statuses[3:]
+        assert statuses == [200, 200, 200, 429, 429]
         limited = users(emu)
         assert limited.status_code == 429
         assert limited.json()["code"] == "rate_limited"
-        assert float(limited.headers["Retry-After"]) >= 1
-        assert emu.stats.rate_limited["notion"] >= 2
+        assert float(limited.headers["Retry-After"]) == 1
+        assert emu.stats.rate_limited["notion"] == 3
+        clock.advance(seconds=1)  # one token back
+        assert [users(emu).status_code for _ in range(2)] == [200, 429]
 
 
 def test_error_fault_fires_at_its_rate_and_limit(emu: Emulator) -> None:

@@ -1,4 +1,8 @@
-"""Fixtures of the reliability probes, and the switch for their soak-length runs."""
+"""Fixtures of the reliability probes.
+
+Their soak-length tests carry the ``soak`` marker, deselected by default
+(``pyproject.toml``); ``-m soak`` runs them, each bounded by ``LEADSYNC_SOAK_SECONDS``.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .kit import SOAK, Figures, Workspace, make_workspace
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Soak-length tests run only with ``LEADSYNC_SOAK=1`` (CI sets it, see ``.ci/run``)."""
-    if SOAK:
-        return
-    skip = pytest.mark.skip(reason="soak: set LEADSYNC_SOAK=1 to run it "
-                                   "(LEADSYNC_SOAK_SECONDS bounds each)")
-    for item in items:
-        if "soak" in item.keywords:
-            item.add_marker(skip)
+from .kit import Figures, Workspace, make_workspace
 
 
 @pytest.fixture(scope="session")

@@ -6,12 +6,12 @@ a real :class:`~leadsync.emulator.Emulator` over HTTP, and judges the result by
 exit codes, output, and the store as :func:`leadsync.open_store` reads it.
 
 Quick and soak
-    Each probe runs a few rounds in the default suite (seconds). With
-    ``LEADSYNC_SOAK=1`` the tests marked ``soak`` run too, each for
+    Each probe runs a few rounds in the default suite (seconds). The tests
+    marked ``soak`` (deselected by default) run each for
     ``LEADSYNC_SOAK_SECONDS`` (default 240) or until its round cap, whichever
-    comes first: ``LEADSYNC_SOAK=1 .venv/bin/python -m pytest -m soak
-    tests/reliability``. ``LEADSYNC_FIGURES=FILE`` makes the session write what
-    the probes counted (rounds, kills, faults, payloads, rows lost...) into FILE
+    comes first: ``.venv/bin/python -m pytest -m soak tests/reliability``.
+    ``LEADSYNC_FIGURES=FILE`` makes the session write what the probes counted
+    (rounds, kills, faults, payloads, rows lost...) into FILE
     (``benchmarks/reliability.py`` does, into ``benchmarks/results/reliability.json``).
 """
 
@@ -39,7 +39,6 @@ from leadsync import open_store
 from leadsync.emulator import Emulator, FrozenClock, Limits, SampleOrg
 from leadsync.tables import INDICATORS
 
-SOAK = os.environ.get("LEADSYNC_SOAK") == "1"
 SOAK_SECONDS = float(os.environ.get("LEADSYNC_SOAK_SECONDS", "240"))
 #: The tables of the sample organisation, members first as the sync does.
 TABLES = ("members", "signals", "milestones", "checkins", "rotations", "reviews")
@@ -95,7 +94,6 @@ class Figures:
         probes = existing.setdefault("probes", {})
         probes.update(self.data)
         existing["written_at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        existing["mode"] = "soak" if SOAK else "quick"
         totals: dict[str, int] = {}
         for counts in probes.values():
             for key in ("rows_lost", "rows_duplicated", "rows_stale", "canary_hits",

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from leadsync.reports.write import write_file
 
 import leadsync
 from leadsync.errors import ConfigError
-from leadsync.files import write_private
 
 from .kit import Workspace
 from .kit import leadsync as run_leadsync
@@ -179,14 +179,14 @@ def test_the_demo_report_is_owner_only(tmp_path: Path) -> None:
     assert not list(out.glob(".report.md.*"))  # no temporary file left behind
 
 
-def test_write_private_replaces_whole_and_owner_only(tmp_path: Path) -> None:
+def test_report_files_replace_whole_and_owner_only(tmp_path: Path) -> None:
     target = tmp_path / "report.html"
     target.write_text("old")
     target.chmod(0o644)
-    write_private(target, "<p>new</p>")
+    write_file(target, b"<p>new</p>")
     assert target.read_text() == "<p>new</p>"
     assert mode(target) == 0o600
-    write_private(tmp_path / "chart.png", b"\x89PNG")
+    write_file(tmp_path / "chart.png", b"\x89PNG")
     assert mode(tmp_path / "chart.png") == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chart.png", "report.html"]
 

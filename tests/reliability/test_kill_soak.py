@@ -13,7 +13,7 @@ workspace: the same live ids as the emulator holds, the same values and
 quarantine as a fresh full pull into another store.
 
 Quick: one kill round per service in the default suite. Soak: up to 400 rounds
-(``LEADSYNC_SOAK=1``, bounded by ``LEADSYNC_SOAK_SECONDS``).
+(``-m soak``, bounded by ``LEADSYNC_SOAK_SECONDS``).
 
 Commands a cron job runs that must survive a kill go in :data:`KILLABLE`; when
 ``leadsync report --push`` lands, its entry (and its own invariant: one
@@ -34,7 +34,6 @@ import pytest
 from leadsync import open_store
 
 from .kit import (
-    SOAK,
     Budget,
     Figures,
     Workspace,
@@ -149,7 +148,6 @@ def test_sync_killed_at_random_moments_loses_and_duplicates_nothing(
 @pytest.mark.soak
 @soak_timeout()
 def test_kill_soak(workspace: Workspace, figures: Figures) -> None:
-    assert SOAK
     run_soak(workspace, figures, Budget(quick=2, cap=400, soak=True), f"soak:{workspace.kind}")
 
 
