@@ -28,6 +28,7 @@ import threading
 import time
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ import pytest
 
 from leadsync import open_store
 from leadsync.emulator import Emulator, FrozenClock, Limits, SampleOrg
-from leadsync.tables import INDICATORS
+from leadsync.tables import INDICATORS, MemberRef
 
 SOAK_SECONDS = float(os.environ.get("LEADSYNC_SOAK_SECONDS", "240"))
 #: The tables of the sample organisation, members first as the sync does.
@@ -336,7 +337,7 @@ def make_workspace(kind: str, directory: Path, *, seed: int = 5, members: int = 
 
 def _rows(frame: pd.DataFrame) -> dict[str, tuple[Any, ...]]:
     values = frame.astype(object).where(frame.notna(), None)
-    return {str(row["source_id"]): tuple(repr(row[c]) for c in frame.columns)
+    return {str(row["source_id"]): tuple(f"{c}={row[c]!r}" for c in frame.columns)
             for row in values.to_dict("records")}
 
 
@@ -348,36 +349,74 @@ class Difference:
     duplicated: list[str] = field(default_factory=list)  # an id the store holds twice
     stale: list[str] = field(default_factory=list)  # values or quarantine not the workspace's
     ghosts: list[str] = field(default_factory=list)  # live in the store, gone upstream
+    details: list[str] = field(default_factory=list)  # what differs, for the first few
 
     def counts(self) -> dict[str, int]:
         return {"rows_lost": len(self.lost), "rows_duplicated": len(self.duplicated),
                 "rows_stale": len(self.stale), "rows_ghost": len(self.ghosts)}
 
 
-def _stored(store: Any, table: str) -> tuple[list[str], dict[str, tuple[Any, ...]]]:
-    """Every live id a store holds for ``table`` (frame rows and quarantined rows, in order,
-    so an id held twice shows twice), and a comparable form of each row."""
+def _without(value: Any, gone: AbstractSet[str]) -> Any:
+    """``value`` without references to rows deleted upstream (an empty list as None)."""
+    if isinstance(value, MemberRef):
+        return None if value.key in gone else value
+    if isinstance(value, tuple) and any(isinstance(v, MemberRef) for v in value):
+        kept = tuple(v for v in value if not (isinstance(v, MemberRef) and v.key in gone))
+        return kept or None
+    return value
+
+
+def _stored(store: Any, table: str, resolved: bool, gone: AbstractSet[str] = frozenset()
+            ) -> tuple[list[str], dict[str, tuple[Any, ...]]]:
+    """Every live id a store holds for ``table`` (in order, so an id held twice shows
+    twice), and a comparable form of each row.
+
+    ``resolved``: the row as a reader sees it (the frame, or its quarantine reason),
+    member references resolved against the store's live members. Otherwise the values
+    as the connector decoded them, before any resolution.
+    """
+    if not resolved:
+        records = store.records(table)
+        return [r.source_id for r in records], {
+            r.source_id: (*(f"{k}={_without(v, gone)!r}" for k, v in sorted(r.values.items())),
+                          f"problem={r.problem!r}") for r in records}
     frame, quarantine = store.frame(table), store.quarantine(table)
     rows = _rows(frame)
     for item in quarantine.astype(object).where(quarantine.notna(), None).to_dict("records"):
-        rows[str(item["source_id"])] = ("quarantine", repr(item["reason"]))
+        rows[str(item["source_id"])] = ("quarantined", f"reason={item['reason']!r}")
     ids = [str(s) for s in frame["source_id"]] + [str(s) for s in quarantine["source_id"]]
     return ids, rows
 
 
+def _changed(got: tuple[Any, ...], want: tuple[Any, ...]) -> str:
+    pairs = [(g, w) for g, w in zip(got, want, strict=False) if g != w]
+    return "; ".join(f"{g[:80]} != workspace {w[:80]}" for g, w in pairs[:3])
+
+
 def compare_stores(got: Path, want: Path, truth: Callable[[str], set[str]],
-                   tables: tuple[str, ...] = TABLES) -> Difference:
+                   tables: tuple[str, ...] = TABLES, *, resolved: bool = True) -> Difference:
     """``got`` (the store under test) against ``want`` (a fresh full pull of the
     workspace) and against ``truth`` (the workspace's live ids, read from the emulator).
 
     A row counts as present whether it is in the table's frame or in its
-    quarantine; its values (or its quarantine reason) must be the reference's.
+    quarantine. With ``resolved`` (after a reconciliation) each row must read as
+    the reference's does: values, member resolution, quarantine reason. Without
+    it (after an incremental run, when deletions wait for the next
+    reconciliation), the values as decoded must be the workspace's, references
+    to rows deleted upstream aside: a member deleted upstream still resolves in
+    the store until it is tombstoned, and a link to it can vanish from other
+    rows without an edit time a cursor could see (Airtable drops links to a
+    deleted record, Notion to a trashed page), until the next full read.
     """
     diff = Difference()
     with open_store(got) as a, open_store(want) as b:
+        gone: set[str] = set()
+        if not resolved:
+            for table in tables:
+                gone |= set(a.known_ids(table)) - truth(table)
         for table in tables:
-            ids_a, rows_a = _stored(a, table)
-            _, rows_b = _stored(b, table)
+            ids_a, rows_a = _stored(a, table, resolved, gone)
+            _, rows_b = _stored(b, table, resolved, gone)
             diff.duplicated += sorted({f"{table}/{i}" for i in ids_a if ids_a.count(i) > 1})
             live = truth(table)
             if set(rows_b) != live:  # the reference pull itself is wrong
@@ -385,8 +424,10 @@ def compare_stores(got: Path, want: Path, truth: Callable[[str], set[str]],
                 diff.ghosts += sorted(f"{table}/{i} (reference)" for i in set(rows_b) - live)
             diff.lost += sorted(f"{table}/{i}" for i in live - set(rows_a))
             diff.ghosts += sorted(f"{table}/{i}" for i in set(rows_a) - live)
-            diff.stale += sorted(f"{table}/{i}" for i in set(rows_a) & set(rows_b)
-                                 if rows_a[i] != rows_b[i])
+            stale = sorted(i for i in set(rows_a) & set(rows_b) if rows_a[i] != rows_b[i])
+            diff.stale += [f"{table}/{i}" for i in stale]
+            diff.details += [f"{table}/{i}: store {_changed(rows_a[i], rows_b[i])}"
+                             for i in stale[:3]]
     return diff
 
 
