@@ -137,5 +137,6 @@ def test_offsets_that_always_expire_are_transient(big_workspace: Workspace) -> N
     done = leadsync("-c", str(config), "sync", env=big_workspace.env)
     assert done.returncode == 75, done.stderr
     lines = done.stderr.strip().splitlines()
-    assert lines and lines[-1].startswith("leadsync: error:"), done.stderr
+    assert lines, done.stderr
+    assert lines[-1].startswith("leadsync: error:"), done.stderr
     assert "Traceback" not in done.stderr

@@ -5,15 +5,18 @@ too). Every run in :data:`RUNS` goes through the real command at DEBUG with
 ``--verbose`` (and ``--json`` where it has one), on success paths and error
 paths (a wrong token, a malformed one, 5xx answers retried, a 429 past
 ``max_wait_seconds``, a locked store, a damaged store, a missing database, a
-bad config). The canary is searched for in stdout, stderr, every log record a
-root handler at DEBUG receives (message, arguments, exception text), the
-exception texts and reprs the notebook API raises, the store file and its
-``-wal``/``-shm``, and every output in :data:`OUTPUTS`.
+bad config), and the commands that write from the store: ``leadsync report``
+(HTML, Markdown and its charts, ``--json``) and ``leadsync export`` (CSV and
+Parquet), on their success and error paths. The canary is searched for in
+stdout, stderr, every log record a root handler at DEBUG receives (message,
+arguments, exception text), the exception texts and reprs the notebook API
+raises, every file the run leaves in its directory (the store and its
+``-wal``/``-shm``, report files and charts, exported files), and every output
+in :data:`OUTPUTS`.
 
-Adding a command or an output is one entry: when ``leadsync report``,
-``report --push`` and ``export`` land, their runs go in :data:`RUNS` (and the
-pushed pages, read back from the emulator, and the exported files in
-:data:`OUTPUTS`).
+Adding a command or an output is one entry: when ``leadsync report --push``
+lands (issue 13), its run goes in :data:`RUNS` and the pushed pages, read back
+from the emulator, in :data:`OUTPUTS`.
 """
 
 from __future__ import annotations
@@ -79,6 +82,11 @@ def canary(request: pytest.FixtureRequest,
     for ws in make_workspace(kind, directory, notion_token=CANARY["notion"],
                              airtable_token=CANARY["airtable"]):
         config = ws.write_config()
+        # The emulator's sample config names its token in a comment (for copying into a
+        # shell); a user's config never holds one. Drop it, so that every file a run
+        # leaves, this config included, can be searched.
+        config.write_text("".join(line for line in config.read_text().splitlines(True)
+                                  if MARK not in line))
         first = CliRunner().invoke(main, ["-c", str(config), "sync"], env=ws.env)
         assert first.exit_code == 0, first.stderr
         yield Canary(ws, directory)
@@ -90,6 +98,7 @@ def canary(request: pytest.FixtureRequest,
 
 @dataclass(frozen=True)
 class Run:
+    #: the command's arguments after ``-c CONFIG``; ``{dir}`` is the run's directory
     args: tuple[str, ...]
     exits: frozenset[int]
     token: Callable[[str], str | None] = lambda kind: None  # None: the canary
@@ -156,9 +165,21 @@ RUNS: dict[str, Run] = {
     "missing database": Run(("--verbose", "sync", "--json"), frozenset({1}),
                             prepare=_missing_database),
     "bad config": Run(("--verbose", "sync", "--json"), frozenset({2}), prepare=_bad_config),
-    # "report": Run(("--verbose", "report", "--month", "2026-10", "--json"), frozenset({0})),
+    "report": Run(("--verbose", "report", "--month", "2026-10", "--out", "{dir}/report",
+                   "--json"), frozenset({0})),
+    "report, bad format": Run(("--verbose", "report", "--month", "2026-10", "--out",
+                               "{dir}/report", "--format", "pdf", "--json"), frozenset({2})),
+    "report, store damaged": Run(("--verbose", "report", "--month", "2026-10", "--out",
+                                  "{dir}/report"), frozenset({1}), prepare=_damage),
+    "report, bad config": Run(("--verbose", "report", "--out", "{dir}/report"),
+                              frozenset({2}), prepare=_bad_config),
+    "export CSV": Run(("--verbose", "export", "--format", "csv", "--out", "{dir}/csv"),
+                      frozenset({0})),
+    "export Parquet": Run(("--verbose", "export", "--format", "parquet", "--out",
+                           "{dir}/parquet", "--include-deleted"), frozenset({0})),
+    "export, store damaged": Run(("--verbose", "export", "--format", "csv", "--out",
+                                  "{dir}/csv"), frozenset({1}), prepare=_damage),
     # "report --push": Run(("--verbose", "report", "--month", "2026-10", "--push"), ...),
-    # "export": Run(("--verbose", "export", ...), frozenset({0})),  # when these land
 }
 
 
@@ -196,8 +217,8 @@ def test_the_token_appears_nowhere(canary: Canary, name: str, figures: Figures) 
     root.addHandler(records)
     try:
         token = run.token(canary.kind)
-        result = CliRunner().invoke(main, ["-c", str(config), *run.args],
-                                    env=canary.env(token))
+        args = [a.replace("{dir}", str(directory)) for a in run.args]
+        result = CliRunner().invoke(main, ["-c", str(config), *args], env=canary.env(token))
     finally:
         root.removeHandler(records)
         canary.ws.emu.faults.clear()
@@ -213,8 +234,11 @@ def test_the_token_appears_nowhere(canary: Canary, name: str, figures: Figures) 
             result.exception)))
     for text in records.texts:
         canary.search(f"{name}: log record", text)
-    for path in sorted(directory.glob("leadsync.db*")):
-        canary.search(f"{name}: {path.name}", path.read_bytes())
+    files = sorted(p for p in directory.rglob("*") if p.is_file())
+    for path in files:  # the store, report files and charts, exported files
+        canary.search(f"{name}: {path.relative_to(directory)}", path.read_bytes())
+    if result.exit_code == 0 and {"report", "export"} & set(run.args):
+        assert len([p for p in files if not p.name.startswith("leadsync.")]) >= 2, files
     figures.add(f"secrets_canary.{canary.kind}", runs=1, places_searched=canary.searched,
                 canary_hits=len(canary.hits))
     assert not canary.hits, canary.hits
