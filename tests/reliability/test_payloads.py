@@ -14,9 +14,9 @@ Two levels (:mod:`.payloads`): well-shaped values (any type's, null or
 missing, huge and odd text, dates in any year: what a workspace whose schema
 changed under the sync sends) must pass today; hostile shapes (bodies of the
 wrong shape, properties without an id, ``properties``/``fields`` that are not
-objects, malformed timestamps) crash the connectors' decoders, which the
-connectors' rewrite (issue 12) owns: that test and one minimal example per
-crash site are strict xfails, to turn green with the fix.
+objects, malformed timestamps) crashed the connectors' decoders and ended the
+whole pull; they now quarantine the row with the reason. One minimal example
+per crash site found is kept (:data:`CRASHES`).
 
 Quick: 5 examples a service, the same ones every run (derandomized). Soak
 (``-m soak``): fresh random well-shaped examples until
@@ -185,18 +185,6 @@ def test_generated_payloads_never_crash_and_bad_rows_are_quarantined(
     assert hostile.quarantined > 0  # the generated rows did include bad ones
 
 
-CONNECTOR_CRASHES = (
-    "issue 12 (the connectors' rewrite) owns the decoders: today a mapped property without "
-    "an id (KeyError in notion_decode.property_by_id), a property or value body of the wrong "
-    "shape (AttributeError/TypeError in needs_expansion, decode_property, decode_rich_text; "
-    "KeyError for a linked record without an id in airtable_decode.decode_cell), "
-    "properties/fields that are not objects (NotionSource._expand, decode_record) and a "
-    "malformed timestamp (ValueError in notion_decode.decode_timestamp) end the whole pull "
-    "instead of quarantining the row"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=CONNECTOR_CRASHES)
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")  # huge reprs
 def test_hostile_shapes_are_quarantined_too(hostile: Hostile) -> None:
     explore(hostile, examples=3, derandomize=True, shapes=True)
@@ -225,7 +213,6 @@ CRASHES: dict[str, tuple[str, str, dict[str, Any]]] = {
 
 @pytest.mark.parametrize(("hostile", "case"), [(CRASHES[c][0], c) for c in sorted(CRASHES)],
                          indirect=["hostile"])
-@pytest.mark.xfail(strict=True, reason=CONNECTOR_CRASHES)
 def test_a_malformed_row_is_quarantined_not_fatal(hostile: Hostile, case: str) -> None:
     kind, table, changes = CRASHES[case]
     if kind == "notion":
