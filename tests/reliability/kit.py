@@ -140,11 +140,13 @@ class Killed:
 
 
 def run_and_kill(args: list[str], *, env: Mapping[str, str], delay: float,
-                 start_marker: str = "sync started", timeout: float = 300) -> Killed:
+                 start_marker: str | None = "sync started", timeout: float = 300) -> Killed:
     """Start ``leadsync ARGS``, wait for its start line, then SIGKILL it ``delay`` s later.
 
     The delay counts from the start line, so kills land in the command's work,
-    not in Python's start-up. A run that ends first is not killed.
+    not in Python's start-up; with ``start_marker=None`` (a command that logs no
+    start line) it counts from the start of the process. A run that ends first
+    is not killed.
     """
     child = subprocess.Popen([sys.executable, "-m", "leadsync", *args], env=cli_env(env),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -155,11 +157,13 @@ def run_and_kill(args: list[str], *, env: Mapping[str, str], delay: float,
         assert child.stderr is not None
         for line in child.stderr:
             lines.append(line.rstrip("\n"))
-            if start_marker in line:
+            if start_marker is not None and start_marker in line:
                 started.set()
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
+    if start_marker is None:
+        started.set()
     deadline = time.monotonic() + timeout
     while not started.is_set() and child.poll() is None and time.monotonic() < deadline:
         started.wait(0.01)

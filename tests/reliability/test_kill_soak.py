@@ -18,16 +18,26 @@ Quick: one kill round per service in the default suite. Soak: up to 400 rounds
 Commands a cron job runs that must survive a kill go in :data:`KILLABLE`; when
 ``leadsync report --push`` lands, its entry (and its own invariant: one
 complete page and one set of rows after the next push) goes there too.
+
+The file writers a cron job runs after the sync, ``leadsync report`` and
+``leadsync export`` (CSV and Parquet), are killed the same way
+(:data:`WRITERS`), between syncs that change the store: after each kill every
+file in the output directory is either the one there before or the whole new
+one (a clean run's bytes: both writers are deterministic), never a part, and
+the next clean run leaves exactly the clean run's files, no temporary file
+behind.
 """
 
 from __future__ import annotations
 
 import random
 import re
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -156,3 +166,114 @@ def test_kill_points_are_named_without_numbers() -> None:
     line = ("2026-11-21T11:16:41Z INFO leadsync.sync: members: 60 added, 0 updated, 0 deleted; "
             "3 requests")
     assert kill_point(line) == "members: N added, N updated, N deleted"
+
+
+# ---------------------------------------------------------------------------
+# The writers: report and export
+
+
+@dataclass(frozen=True)
+class Writer:
+    """A command that writes files from the store, and its arguments for an output folder."""
+
+    name: str
+    args: Callable[[Path], list[str]]
+
+
+WRITERS = [
+    Writer("report", lambda out: ["report", "--month", "2026-10", "--out", str(out)]),
+    Writer("export csv", lambda out: ["export", "--format", "csv", "--out", str(out)]),
+    Writer("export parquet", lambda out: ["export", "--format", "parquet", "--out", str(out)]),
+]
+
+
+def _files(directory: Path) -> dict[str, bytes]:
+    """The final files of an output folder (temporary ``.name.*.tmp`` files aside)."""
+    if not directory.exists():
+        return {}
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())
+            if p.is_file() and not p.name.startswith(".")}
+
+
+def _leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.glob(".*.tmp")) if directory.exists() else []
+
+
+def run_writer_soak(ws: Workspace, figures: Figures, budget: Budget, seed: str) -> None:
+    rng = random.Random(seed)
+    config = ws.write_config()
+    first = leadsync("-c", str(config), "sync", env=ws.env)
+    assert first.returncode == 0, first.stderr
+    spans = {w.name: 3.0 for w in WRITERS}  # seconds a run takes from its start
+    kills: Counter[str] = Counter()
+    torn: list[str] = []
+    rounds = 0
+    for n in budget:
+        rounds += 1
+        if n and rng.random() < 0.6:  # the store changed since the last report or export
+            ws.random_changes(rng)
+            ws.clock.advance(seconds=61)
+            night = leadsync("-c", str(config), "sync", env=ws.env)
+            assert night.returncode == 0, night.stderr
+        writer = rng.choice(WRITERS)
+        out = ws.directory / writer.name.replace(" ", "-")
+        before = _files(out)
+        began = time.monotonic()
+        outcome = run_and_kill(["-c", str(config), *writer.args(out)], env=ws.env,
+                               delay=rng.uniform(0, spans[writer.name]), start_marker=None)
+        if outcome.killed:
+            kills[writer.name] += 1
+        else:
+            assert outcome.returncode == 0, outcome.stderr[-2000:]
+            spans[writer.name] = max(0.5, time.monotonic() - began)
+        clean = ws.directory / "clean"
+        shutil.rmtree(clean, ignore_errors=True)
+        done = leadsync("-c", str(config), *writer.args(clean), env=ws.env)
+        assert done.returncode == 0, done.stderr
+        whole = _files(clean)
+        after = _files(out)
+        assert set(before) <= set(after), (writer.name, set(before) - set(after))
+        for name, data in after.items():
+            if data != whole.get(name) and data != before.get(name):
+                torn.append(f"{writer.name}: {name}")
+        again = leadsync("-c", str(config), *writer.args(out), env=ws.env)
+        assert again.returncode == 0, again.stderr
+        assert _files(out) == whole, writer.name
+        assert _leftovers(out) == [], (writer.name, _leftovers(out))
+    figures.add(f"kill_soak.writers.{ws.kind}", rounds=rounds, kills=sum(kills.values()),
+                **{f"kills_{k.replace(' ', '_')}": v for k, v in kills.items()},
+                files_torn=len(torn))
+    assert torn == [], torn
+
+
+@pytest.mark.parametrize("kind", ["notion"])
+def test_report_and_export_killed_leave_whole_files(workspace: Workspace,
+                                                    figures: Figures) -> None:
+    run_writer_soak(workspace, figures, Budget(quick=2, cap=2, soak=False), "writers:quick")
+
+
+@pytest.mark.soak
+@soak_timeout()
+@pytest.mark.parametrize("kind", ["notion"])
+def test_writer_kill_soak(workspace: Workspace, figures: Figures) -> None:
+    run_writer_soak(workspace, figures, Budget(quick=3, cap=200, soak=True), "writers:soak")
+
+
+@pytest.mark.parametrize("kind", ["notion"])
+def test_an_export_removes_what_a_killed_one_left(workspace: Workspace) -> None:
+    """Found by the writers' kill soak: a killed export's temporary files stayed forever."""
+    config = workspace.write_config()
+    assert leadsync("-c", str(config), "sync", env=workspace.env).returncode == 0
+    out = workspace.directory / "export"
+    out.mkdir()
+    left = [out / ".members.csv.k1ll3d.tmp", out / ".signals.parquet.x.tmp"]
+    for path in left:
+        path.write_bytes(b"half a file")
+    keep = out / ".notes.txt"  # not the export's
+    keep.write_text("mine")
+    done = leadsync("-c", str(config), "export", "--format", "csv", "--out", str(out),
+                    env=workspace.env)
+    assert done.returncode == 0, done.stderr
+    assert not any(p.exists() for p in left)
+    assert keep.read_text() == "mine"
+    assert (out / "members.csv").exists()
