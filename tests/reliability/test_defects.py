@@ -179,6 +179,26 @@ def test_the_demo_report_is_owner_only(tmp_path: Path) -> None:
     assert not list(out.glob(".report.md.*"))  # no temporary file left behind
 
 
+@pytest.mark.parametrize("kind", ["notion"])
+def test_leadsync_report_writes_every_file_owner_only(workspace: Workspace) -> None:
+    config = workspace.write_config()
+    assert run_leadsync("-c", str(config), "sync", env=workspace.env).returncode == 0
+    out = workspace.directory / "report"
+    out.mkdir()
+    for name in ("report.md", "report.html", "chart-ninebox.png"):  # older, readable by all
+        (out / name).write_text("an older report")
+        (out / name).chmod(0o644)
+    done = run_leadsync("-c", str(config), "report", "--month", "2026-10", "--out", str(out),
+                        env=workspace.env)
+    assert done.returncode == 0, done.stderr
+    files = sorted(p for p in out.iterdir())
+    assert {"report.md", "report.html"} <= {p.name for p in files}
+    assert any(p.name.startswith("chart-") for p in files)
+    for path in files:
+        assert mode(path) == 0o600, path
+        assert path.read_bytes() != b"an older report", path
+
+
 def test_report_files_replace_whole_and_owner_only(tmp_path: Path) -> None:
     target = tmp_path / "report.html"
     target.write_text("old")
