@@ -49,7 +49,7 @@ from leadsync.cli import main
 from leadsync.export import read_parquet
 from leadsync.inert import FORMULA_PREFIXES
 
-from .kit import Workspace, make_workspace
+from .kit import Figures, Workspace, make_workspace
 
 FORGED = "2026-01-01T00:00:00Z ERROR leadsync.sync: forged"
 HOSTILE = [
@@ -396,9 +396,10 @@ OUTPUTS: list[tuple[str, tuple[str, ...], Callable[[Injected], None],
 
 @pytest.mark.parametrize("output", [pytest.param(name, marks=[mark] if mark else [], id=name)
                                     for name, _, _, mark in OUTPUTS])
-def test_workspace_text_is_inert(injected: Injected, output: str) -> None:
+def test_workspace_text_is_inert(injected: Injected, output: str, figures: Figures) -> None:
     kinds, check = next((k, c) for name, k, c, _ in OUTPUTS if name == output)
     if injected.kind not in kinds:
         pytest.xfail(f"not an output of {injected.kind}: leadsync builds Notion filters as "
                      "JSON, and only on timestamps")
     check(injected)
+    figures.add(f"injection.{injected.kind}", outputs_checked=1, outputs=[output])
