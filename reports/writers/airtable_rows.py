@@ -210,7 +210,7 @@ def score_rows(report: ReportModel, member_records: Mapping[str, str] | None = N
             "Change, 1 month": _value(item["score_change"], 1),
             "Change, 3 months": _value(item["change_3m"], 1),
             "Signals": _value(item["signals"]),
-            "With evidence": _value(item["evidence_rate"], 3),
+            "With evidence": _value(item["evidence_rate"], 6),
             "Breadth": _value(item["breadth"], 2),
             "Technical impact": _value(item["impact_technical"], 1),
             "Operational impact": _value(item["impact_operational"], 1),
