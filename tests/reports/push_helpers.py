@@ -161,10 +161,9 @@ class HtmlSections(HTMLParser):
         if tag == "ul" and "figures" in classes:
             self._in_figures = True
             self._table = [["Figure", "Value"]]
-        if tag in ("h2", "p", "li", "caption", "figcaption") or (
-                tag == "div" and "callout" in classes):
-            if self._text is None:
-                self._text, self._where = [], tag if tag != "div" else "callout"
+        if (tag in ("h2", "p", "li", "caption", "figcaption") or (
+                tag == "div" and "callout" in classes)) and self._text is None:
+            self._text, self._where = [], tag if tag != "div" else "callout"
         if tag == "table":
             self._table = []
         if tag == "tr":
@@ -190,7 +189,7 @@ class HtmlSections(HTMLParser):
         elif tag == "ul" and self._in_figures and self._table is not None:
             self.current["tables"].append(self._table)
             self._table, self._in_figures = None, False
-        elif self._text is not None and tag == self._where or (
+        elif (self._text is not None and tag == self._where) or (
                 tag == "div" and self._where == "callout" and self._text is not None):
             raw = "".join(self._text)
             if tag == "h2":

@@ -154,13 +154,15 @@ def test_a_slug_never_lets_an_id_reach_outside_its_folder() -> None:
     assert packet_slug("m001") == "m001"
     assert packet_slug("rec12345678901234") == "rec12345678901234"
     slug = packet_slug("../../etc/passwd")
-    assert "/" not in slug and ".." not in slug
+    assert "/" not in slug
+    assert ".." not in slug
     assert packet_slug("a.b") != packet_slug("a-b")
 
 
 def test_a_name_two_members_share_lists_both() -> None:
-    from leadsync.errors import ConfigError
     from leadsync.reports.packet_job import resolve_member
+
+    from leadsync.errors import ConfigError
 
     members = pd.DataFrame({"member_id": pd.Series(["m1", "m2", "m3"], dtype="string"),
                             "name": pd.Series(["Ana Lima", "ana lima", "Bo Chen"],

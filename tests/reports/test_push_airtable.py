@@ -218,11 +218,11 @@ def test_a_token_without_write_scopes_is_told_which_and_writes_nothing(
         emu: Emulator, base: str, store: Store) -> None:
     emu.airtable.token_scopes = frozenset({"data.records:read", "schema.bases:read",
                                            "data.records:write"})
-    with pytest.raises(ReportWriteError, match="lacks the schema.bases:write scope"):
+    with pytest.raises(ReportWriteError, match=r"lacks the schema\.bases:write scope"):
         push(emu, base, store)
     emu.airtable.token_scopes = frozenset({"data.records:read", "schema.bases:read",
                                            "schema.bases:write"})
-    with pytest.raises(ReportWriteError, match="lacks the data.records:write scope"):
+    with pytest.raises(ReportWriteError, match=r"lacks the data\.records:write scope"):
         push(emu, base, store)
     assert writes(emu) == 0
     assert [t.name for t in emu.airtable.bases[base].tables.values()] == ["Members"]

@@ -96,7 +96,7 @@ def test_a_dry_run_writes_no_file_and_nothing_upstream(
 
 def test_a_push_without_its_token_or_parent_page_is_a_usage_error(
         notion: tuple[Emulator, Path, dict[str, str]]) -> None:
-    emu, config, env = notion
+    _emu, config, env = notion
     result = run(config, {}, "report", "--month", "2026-10", "--push")
     assert result.exit_code == 2
     assert "NOTION_TOKEN is not set" in error_line(result)
