@@ -209,3 +209,33 @@ def test_an_unknown_or_ambiguous_member_lists_the_candidates(
     assert "no member is named or has the id 'Zzyzx Qwerty'" in error_line(result)
     result = run(config, env, "packet", "--month", "2026-10")
     assert result.exit_code == 2
+
+
+def test_packets_go_into_the_airtable_packets_table_once(
+        airtable: tuple[Emulator, Path, dict[str, str]], tmp_path: Path) -> None:
+    emu, config, env = airtable
+    out = tmp_path / "packets"
+    args = ("packet", "--all", "--month", "2026-10", "--out", str(out), "--push", "--json")
+    first = run(config, env, *args)
+    assert first.exit_code == 0, first.output
+    answer = json.loads(first.stdout)
+    packets = answer["packets"]
+    assert packets
+    assert [p["action"] for p in answer["pushed"]] == ["created"] * len(packets)
+    base = emu.airtable.sample_base_id
+    rows = emu.airtable.get_records(base, "Packets")
+    assert sorted(r["fields"]["Member ID"] for r in rows) == sorted(
+        p["member_id"] for p in packets)
+    for row in rows:
+        fields = row["fields"]
+        assert fields["Month"] == "2026-10"
+        assert fields["Status"] == "awaiting consensus"
+        (attachment,) = fields["Packet file"]
+        assert attachment["filename"] == "packet.html"
+        assert fields["Packet"] == f"{fields['Name']} · 2026-10"
+    again = run(config, env, *args)
+    assert again.exit_code == 0, again.output
+    assert [p["action"] for p in json.loads(again.stdout)["pushed"]] == [
+        "unchanged"] * len(packets)
+    assert [r["id"] for r in emu.airtable.get_records(base, "Packets")] == [r["id"]
+                                                                            for r in rows]
