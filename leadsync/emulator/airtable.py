@@ -20,7 +20,10 @@ Scopes: the token's :attr:`AirtableService.token_scopes` (by default
 ``data.records:read``, ``data.records:write``, ``schema.bases:read``,
 ``schema.bases:write``); a route needing a scope the token lacks answers 403
 ``INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND``, the answer Airtable gives (it does
-not say which scope is missing). ``whoami`` lists the token's scopes.
+not say which scope is missing). ``whoami`` lists the token's scopes, as it
+does for OAuth access tokens; with :attr:`AirtableService.whoami_lists_scopes`
+False it answers without them (a token whose scopes a client cannot read
+up front, and only learns from a refused request).
 
 Behaviour the real API has and the emulator keeps: errors in Airtable's
 shapes and types (see :mod:`~leadsync.emulator.airtable_errors`); empty
@@ -208,6 +211,8 @@ class AirtableService:
         self.quota_remaining: int | None = None
         #: The token's scopes (see the module doc); a test takes some away.
         self.token_scopes: frozenset[str] = SCOPES
+        #: Whether ``whoami`` lists the scopes (see the module doc).
+        self.whoami_lists_scopes = True
         self.iterators = Iterators(emulator.seed)
         # Filled by seed_sample():
         self.sample_base_id: str = ""
@@ -395,8 +400,10 @@ class AirtableService:
         return Response(200, {"bases": [b.info() for b in self.bases.values()]})
 
     def _whoami(self, request: Request) -> Response:
-        return Response(200, {"id": API_USER["id"], "email": API_USER["email"],
-                              "scopes": sorted(self.token_scopes)})
+        answer: dict[str, Any] = {"id": API_USER["id"], "email": API_USER["email"]}
+        if self.whoami_lists_scopes:
+            answer["scopes"] = sorted(self.token_scopes)
+        return Response(200, answer)
 
     def _meta_schema(self, request: Request) -> Response:
         base = self._base(request.params["baseId"])

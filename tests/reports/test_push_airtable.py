@@ -229,6 +229,33 @@ def test_a_token_without_write_scopes_is_told_which_and_writes_nothing(
     assert store.push_entries() == []
 
 
+def test_a_token_whose_scopes_are_not_listed_is_refused_at_its_first_write_in_one_line(
+        emu: Emulator, base: str, store: Store) -> None:
+    """whoami without scopes: the first refused write names the scope, nothing is left
+    half-written (no table, no row; on a second push, the rows of the last one intact)."""
+    emu.airtable.whoami_lists_scopes = False
+    emu.airtable.token_scopes = frozenset({"data.records:read", "schema.bases:read"})
+    with pytest.raises(ReportWriteError, match=r"lacks the schema\.bases:write scope") as err:
+        push(emu, base, store)
+    assert "\n" not in str(err.value)
+    assert "nothing was written" in str(err.value)
+    assert [t.name for t in emu.airtable.bases[base].tables.values()] == ["Members"]
+    assert store.push_entries() == []
+    emu.airtable.token_scopes = frozenset({"data.records:read", "data.records:write",
+                                           "schema.bases:read", "schema.bases:write"})
+    push(emu, base, store)
+    before = {t: rows(emu, base, t) for t in ("Reports", "Scores")}
+    emu.airtable.token_scopes = frozenset({"data.records:read", "schema.bases:read",
+                                           "schema.bases:write"})
+    with pytest.raises(ReportWriteError, match=r"lacks the data\.records:write scope"):
+        push(emu, base, store, changed_report())
+    assert {t: rows(emu, base, t) for t in ("Reports", "Scores")} == before
+    emu.airtable.token_scopes = frozenset({"data.records:read", "data.records:write",
+                                           "schema.bases:read", "schema.bases:write"})
+    assert push(emu, base, store, changed_report()).action == "updated"
+    assert len(rows(emu, base, "Scores")) == 20
+
+
 def test_a_dry_run_writes_nothing(emu: Emulator, base: str, store: Store) -> None:
     plan = push(emu, base, store, dry_run=True)
     assert (plan.action, plan.rows_created, plan.uploads) == ("created", 21, 6)
