@@ -48,7 +48,7 @@ Checkpoints of a push into the workspace (``leadsync report --push``,
 ``push-appended``        one more append of new blocks is in (counts appends)
 ``push-layout-saved``    the new blocks are recorded; the old ones not yet deleted
 ``push-deleted``         one more old block is deleted (counts deletions)
-``push-rows``            one more batch of rows is upserted and recorded
+``push-rows``            one more batch of rows is upserted (new ids noted each second)
 ``push-uploaded``        one more attachment is uploaded, the fields not yet set
 ``push-done``            the push is recorded as finished
 =======================  ==========================================================

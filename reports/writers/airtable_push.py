@@ -17,9 +17,10 @@ classified like the readers'. A push, in order:
    charts) are uploaded through the upload endpoint only when their bytes
    changed, then the attachment fields are set to exactly this version's
    files (older ones drop off).
-4. The Scores rows are upserted, ten a request, the store noting each batch's
-   record ids; the rows leadsync wrote for members no longer in the report
-   are deleted. Rows a person added are never touched: only record ids
+4. The Scores rows are upserted, ten a request, the store noting their new
+   record ids (at most once a second, so the notes never slow the upsert
+   below the base's rate); the rows leadsync wrote for members no longer in
+   the report are deleted. Rows a person added are never touched: only record ids
    leadsync recorded are ever deleted.
 
 Upserts merge on their keys, so a push killed at any point and run again
@@ -69,6 +70,8 @@ __all__ = ["AirtableRowsWriter", "PacketRow", "push_packets_airtable", "push_rep
 
 log = logging.getLogger("leadsync.reports.writers")
 
+#: Seconds between two notes in the store of the Scores rows' new record ids.
+SAVE_EVERY = 1.0
 #: Where the upload endpoint lives for the real API (any other endpoint serves it itself).
 CONTENT_ENDPOINT = "https://content.airtable.com"
 
@@ -486,21 +489,30 @@ def _push_report(writer: AirtableRowsWriter, report: ReportModel, document: Docu
     state["attachments"] = writer.attach(reports_table, fresh, files,
                                          state.get("attachments") or {}, outcome)
     ledger.save(status="writing", object_id=record_id, state=state)
+    saved = time.monotonic()
     with Progress(f"airtable {scores_table.name}", total=len(scores), unit="rows",
                   show=writer.progress, logger=log) as bar:
         for start in range(0, len(scores), BATCH_SIZE):
             batch = scores[start:start + BATCH_SIZE]
             ids = writer.upsert(scores_table, SCORES, batch)
+            fresh_ids = False
             for row, rid in zip(batch, ids, strict=True):
                 if row["Member ID"] in recorded and recorded[row["Member ID"]] == rid:
                     outcome.rows_updated += 1
                 else:
                     outcome.rows_created += 1
+                    fresh_ids = True
                 recorded[row["Member ID"]] = rid
-            state["scores"] = dict(recorded)
-            ledger.save(status="writing", object_id=record_id, state=state)
+            # New record ids are noted at most every SAVE_EVERY seconds (a commit a batch
+            # would slow the upsert below the 5 requests/s): the upsert merges on its keys,
+            # so a push killed before the note finds the same rows again next time.
+            if fresh_ids and time.monotonic() - saved >= SAVE_EVERY:
+                state["scores"] = dict(recorded)
+                ledger.save(status="writing", object_id=record_id, state=state)
+                saved = time.monotonic()
             writer.checkpoint("push-rows", "airtable")
             bar.update(len(batch))
+    state["scores"] = dict(recorded)
     if stale:
         outcome.rows_deleted = writer.delete(scores_table.id, stale)
         state["scores"] = {m: r for m, r in recorded.items() if m in current}
