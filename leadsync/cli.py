@@ -365,7 +365,9 @@ def demo(kind: str, out_dir: Path, members: int, seed: int, fast: bool) -> None:
 
     Starts the emulator with a sample organisation, syncs it into a local
     store at the real rate limits, lets a day of edits happen upstream, runs
-    the nightly incremental sync, and prints the leadership-sync report.
+    the nightly incremental sync, prints the leadership-sync report, and
+    pushes it into the emulated workspace (a Notion page, or the Airtable
+    Reports and Scores rows), saying where it went.
     """
     from leadsync.demo import Kind, run_demo
 
