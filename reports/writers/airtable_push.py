@@ -198,6 +198,17 @@ class AirtableRowsWriter:
         have = {f.name.casefold() for f in table.fields}
         return False, [f for f in fields if f.name.casefold() not in have]
 
+    def setup_requests(self, specs: Sequence[TableSpec]) -> int:
+        """The requests a push would still send to check the token and complete the
+        tables of ``specs`` (for a dry run; reads the schema): whoami, each table or field
+        to create, and the schema read again after each table that changes."""
+        count = 0 if self._scopes_read else 1
+        for spec in specs:
+            missing, fields = self.missing(spec)
+            if missing or fields:
+                count += (1 if missing else len(fields)) + 1
+        return count
+
     def ensure(self, spec: TableSpec) -> AirtableTable:
         """The table for ``spec``, created with its fields when missing, completed with any
         field it lacks; a field of the wrong type is refused with a clear line."""
@@ -449,11 +460,6 @@ def _push_report(writer: AirtableRowsWriter, report: ReportModel, document: Docu
     stale = [rid for member, rid in recorded.items() if member not in current]
     outcome.action = "updated" if record is not None or recorded else "created"
     if dry_run:
-        reports_missing, report_fields = writer.missing(REPORTS)
-        scores_missing, score_fields = writer.missing(SCORES)
-        creates = int(reports_missing) + int(scores_missing)
-        creates += 0 if reports_missing else len(report_fields)
-        creates += 0 if scores_missing else len(score_fields)
         changed = [f for f in files
                    if (state.get("attachments") or {}).get(f[1], [None, None])[1]
                    != file_digest(f[2])]
@@ -463,8 +469,9 @@ def _push_report(writer: AirtableRowsWriter, report: ReportModel, document: Docu
                                                              if r["Member ID"] in recorded)
         outcome.rows_deleted = len(stale)
         outcome.uploads = len(changed)
-        writes = (creates + 1 + len(changed) + 1 + -(-len(scores) // BATCH_SIZE)
-                  + -(-len(stale) // BATCH_SIZE))
+        writes = (writer.setup_requests([REPORTS, SCORES])
+                  + _row_requests(record is not None, len(changed))
+                  + -(-len(scores) // BATCH_SIZE) + -(-len(stale) // BATCH_SIZE))
         return outcome.with_(requests=stats.requests - before + writes,
                              seconds=time.monotonic() - started)
     writer.check_scopes(["data.records:write", "schema.bases:read"],
@@ -522,6 +529,13 @@ def _push_report(writer: AirtableRowsWriter, report: ReportModel, document: Docu
     return outcome.with_(requests=stats.requests - before, seconds=time.monotonic() - started)
 
 
+def _row_requests(exists: bool, uploads: int) -> int:
+    """The writes of one row after the tables are ready: its upsert, the record read
+    back, each upload, and (over a row already there) setting its attachments to this
+    version's files, which drops the older ones."""
+    return 1 + 1 + uploads + int(exists and uploads > 0)
+
+
 def _record_url(base: str, table: str, record: str) -> str:
     return f"https://airtable.com/{base}/{table}/{record}"
 
@@ -551,6 +565,7 @@ def push_packets_airtable(
         writer = AirtableRowsWriter(client, base, names, checkpoint=checkpoint,
                                     progress=progress)
         table: AirtableTable | None = None
+        planned = False  # a dry run has counted the table's set-up
         for packet in packets:
             started = time.monotonic()
             before = client.stats.requests
@@ -578,11 +593,16 @@ def push_packets_airtable(
                     continue
             outcome.action = "updated" if record is not None else "created"
             if dry_run:
-                missing, fields = writer.missing(PACKETS)
-                writes = int(missing) + (0 if missing else len(fields)) + 1 + len(files) + 1
+                changed = [f for f in files
+                           if (state.get("attachments") or {}).get(f[1], [None, None])[1]
+                           != file_digest(f[2])]
+                writes = _row_requests(record is not None, len(changed))
+                if not planned:  # the first packet's push reads and completes the schema
+                    writes += writer.setup_requests([PACKETS])
+                    planned = True
                 outcomes.append(outcome.with_(
                     rows_created=int(record is None), rows_updated=int(record is not None),
-                    uploads=len(files), requests=client.stats.requests - before + writes,
+                    uploads=len(changed), requests=client.stats.requests - before + writes,
                     seconds=time.monotonic() - started))
                 continue
             if table is None:

@@ -261,6 +261,12 @@ def test_a_dry_run_writes_nothing(emu: Emulator, base: str, store: Store) -> Non
     assert (plan.action, plan.rows_created, plan.uploads) == ("created", 21, 6)
     assert writes(emu) == 0
     assert store.push_entries() == []
-    push(emu, base, store)
+    done = push(emu, base, store)
+    # the requests a plan announces are the ones the push then sends
+    assert (plan.requests, plan.rows_created, plan.uploads) == (
+        done.requests, done.rows_created, done.uploads)
     plan = push(emu, base, store, changed_report(), dry_run=True)
     assert (plan.action, plan.rows_created, plan.rows_updated) == ("updated", 0, 21)
+    done = push(emu, base, store, changed_report())
+    assert (plan.requests, plan.rows_updated, plan.uploads) == (
+        done.requests, done.rows_updated, done.uploads)

@@ -216,9 +216,16 @@ def test_packets_go_into_the_airtable_packets_table_once(
     emu, config, env = airtable
     out = tmp_path / "packets"
     args = ("packet", "--all", "--month", "2026-10", "--out", str(out), "--push", "--json")
+    plan = run(config, env, *args, "--dry-run")
+    assert plan.exit_code == 0, plan.output
+    planned = json.loads(plan.stdout)["pushed"]
+    assert "Packets" not in {t.name for t in emu.airtable.bases[
+        emu.airtable.sample_base_id].tables.values()}
     first = run(config, env, *args)
     assert first.exit_code == 0, first.output
     answer = json.loads(first.stdout)
+    assert [(p["rows_created"], p["uploads"], p["requests"]) for p in planned] == [
+        (p["rows_created"], p["uploads"], p["requests"]) for p in answer["pushed"]]
     packets = answer["packets"]
     assert packets
     assert [p["action"] for p in answer["pushed"]] == ["created"] * len(packets)

@@ -250,15 +250,15 @@ def test_a_dry_run_writes_nothing_and_says_what_it_would_do(emu: Emulator,
     assert live_pages(emu) == []
     assert store.push_entries() == []
     made = push(emu, store)
-    assert made.blocks_added == plan.blocks_added
+    assert (made.blocks_added, made.requests) == (plan.blocks_added, plan.requests)
     changed = changed_report()
     before = writes(emu)
     plan = push(emu, store, changed, dry_run=True)
     assert plan.action == "updated"
     assert writes(emu) == before
     done = push(emu, store, changed)
-    assert (plan.blocks_added, plan.blocks_deleted, plan.blocks_kept) == \
-        (done.blocks_added, done.blocks_deleted, done.blocks_kept)
+    assert (plan.blocks_added, plan.blocks_deleted, plan.blocks_kept, plan.requests) == \
+        (done.blocks_added, done.blocks_deleted, done.blocks_kept, done.requests)
 
 
 def test_an_integration_that_may_not_insert_is_told_which_capability_and_writes_nothing(
