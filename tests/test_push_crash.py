@@ -6,7 +6,9 @@ against the emulator served by this process, with ``LEADSYNC_CRASH_AT`` naming
 the checkpoint where it kills itself (:mod:`leadsync.store_hooks`), checks it
 died there, runs the command again to the end, and compares the workspace with
 the month's report: one page whose blocks are the report's blocks, the ones the
-store records, in order; one Reports row and one Scores row per member.
+store records, in order; one Reports row and one Scores row per member. Between
+the killed push and the next, the page still holds at least a whole version
+(never emptied) and no row is doubled.
 Between cases a signal is added upstream and synced, so every push has
 something to change (blocks to insert and delete, rows to update).
 """
