@@ -173,17 +173,29 @@ def sync(ctx: click.Context, full: bool, dry_run: bool, as_json: bool,
                    "the chart images beside it).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print what was written as JSON on stdout.")
+@click.option("--push", is_flag=True,
+              help="Also push it into the workspace: a Notion page under [report] "
+                   "notion_parent_page, or the Reports and Scores rows in Airtable.")
+@click.option("--dry-run", is_flag=True,
+              help="With --push: say what the push would create, update and delete; write "
+                   "nothing (no files either).")
+@click.option("--force", is_flag=True,
+              help="With --push: rewrite the page or rows even if nothing changed (brings "
+                   "back blocks or rows deleted by hand).")
 @click.pass_context
 @handled
 def report(ctx: click.Context, month: str | None, out_dir: Path | None, formats: str,
-           as_json: bool) -> None:
+           as_json: bool, push: bool, dry_run: bool, force: bool) -> None:
     """Write the monthly leadership-sync report from the local store.
 
     Reads the store the nightly sync keeps (run `leadsync sync` first) and
     writes report.html (charts embedded, no network needed to open it),
     report.md and its chart images, owner-only (0600). A store last synced
-    more than 3 days ago is reported on with a warning. Exit codes: 0
-    written, 1 nothing to report on, 2 bad month or format.
+    more than 3 days ago is reported on with a warning. With --push the month
+    goes into the workspace too, updated in place when pushed again. Exit
+    codes: 0 written, 1 nothing to report on or the workspace refused, 2 bad
+    month, format or config, 75 the workspace is unreachable or another push
+    runs (cron may retry).
     """
     from leadsync.reports.job import run_report
 
@@ -193,7 +205,8 @@ def report(ctx: click.Context, month: str | None, out_dir: Path | None, formats:
     chosen = [f.strip() for f in formats.split(",") if f.strip()]
     try:
         run = run_report(config, month=month, out_dir=out_dir, formats=chosen,
-                         now=now or dt.datetime.now(dt.UTC))
+                         now=now or dt.datetime.now(dt.UTC), push=push, dry_run=dry_run,
+                         force=force)
     except LeadsyncError as exc:
         if as_json:
             click.echo(json.dumps({"status": "failed", "error": scrub(str(exc)),
@@ -202,6 +215,61 @@ def report(ctx: click.Context, month: str | None, out_dir: Path | None, formats:
     for warning in run.warnings:
         click.echo(f"leadsync: warning: {warning}", err=True)
     click.echo(run.to_json() if as_json else run.describe())
+
+
+@main.command()
+@click.argument("members", nargs=-1, metavar="[MEMBER]...")
+@click.option("--all", "all_open", is_flag=True,
+              help="A packet for every open nomination (reviews still Pending).")
+@click.option("--month", metavar="YYYY-MM", default=None,
+              help="As of the end of this month, UTC (default: the last complete month).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Directory for the files, created if missing "
+                                 "(default: ./leadsync-reports/YYYY-MM/packets).")
+@click.option("--format", "formats", default="html,md", show_default=True, metavar="LIST",
+              help="Comma-separated: html, md.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+@click.option("--push", is_flag=True,
+              help="Also push each packet: a Notion page under [report] notion_parent_page, "
+                   "or a row of the Packets table in Airtable.")
+@click.option("--dry-run", is_flag=True,
+              help="With --push: say what would be created or updated; write nothing.")
+@click.option("--force", is_flag=True, help="With --push: rewrite even if nothing changed.")
+@click.pass_context
+@handled
+def packet(ctx: click.Context, members: tuple[str, ...], all_open: bool, month: str | None,
+           out_dir: Path | None, formats: str, as_json: bool, push: bool, dry_run: bool,
+           force: bool) -> None:
+    """Write the promotion packet of MEMBER (a name or a member id), or of every open
+    nomination with --all, following the seed's promotion packet template.
+
+    Nominee information, leadership evidence with links (technical, people,
+    operational, communication), async communication examples, impact
+    metrics, the decision matrix with its weights and the weighted total, the
+    consensus of senior approvers, mentor observations and the 360 summary;
+    what the workspace does not record says so. A name that matches no member
+    or several lists the candidates (exit 2).
+    """
+    from leadsync.reports.packet_job import run_packets
+
+    config = config_from(ctx)
+    now = ctx.obj.get("now") if isinstance(ctx.obj, dict) else None
+    chosen = [f.strip() for f in formats.split(",") if f.strip()]
+    try:
+        run = run_packets(config, members=members, all_open=all_open, month=month,
+                          out_dir=out_dir, formats=chosen, now=now or dt.datetime.now(dt.UTC),
+                          push=push, dry_run=dry_run, force=force)
+    except LeadsyncError as exc:
+        if as_json:
+            click.echo(json.dumps({"status": "failed", "error": scrub(str(exc)),
+                                   "exit_code": exit_code_for(exc)}, indent=2))
+        raise
+    for warning in run.warnings:
+        click.echo(f"leadsync: warning: {warning}", err=True)
+    click.echo(run.to_json() if as_json else run.describe())
+
+
+# ---------------------------------------------------------------------------
 # export and load (beyond one machine)
 
 
@@ -297,7 +365,9 @@ def demo(kind: str, out_dir: Path, members: int, seed: int, fast: bool) -> None:
 
     Starts the emulator with a sample organisation, syncs it into a local
     store at the real rate limits, lets a day of edits happen upstream, runs
-    the nightly incremental sync, and prints the leadership-sync report.
+    the nightly incremental sync, prints the leadership-sync report, and
+    pushes it into the emulated workspace (a Notion page, or the Airtable
+    Reports and Scores rows), saying where it went.
     """
     from leadsync.demo import Kind, run_demo
 

@@ -188,13 +188,25 @@ class Section:
 
 @dataclass(frozen=True, eq=False)
 class Document:
-    """A whole report: ``title``, a ``lead`` (callouts at the top), then ``sections``."""
+    """A whole report: ``title``, a ``lead`` (callouts at the top), then ``sections``.
+
+    ``made`` says when the rendering was made (``"made 2026-11-02 08:00 UTC"``);
+    it is kept apart from ``subtitle`` because it changes on every run while
+    the content does not: a workspace writer leaves it out, so that pushing
+    the same month twice finds nothing changed. :attr:`byline` is both.
+    """
 
     title: str
     subtitle: str
     lead: tuple[Callout, ...]
     sections: tuple[Section, ...]
     headline: dict[str, float | int | str] = field(default_factory=dict)
+    made: str = ""
+
+    @property
+    def byline(self) -> str:
+        """The subtitle, then when it was made (if said)."""
+        return f"{self.subtitle} · {self.made}" if self.made else self.subtitle
 
     @property
     def charts(self) -> list[Chart]:

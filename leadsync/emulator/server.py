@@ -162,8 +162,10 @@ class Emulator:
             token = f"AIRTABLE_TOKEN={self.airtable_token}"
         header = (f"# Written by leadsync for the emulator at {self.url}.\n"
                   f"# export {token}")
+        report = ({"notion_parent_page": self.notion.root_page_id} if kind == "notion" else
+                  {"airtable_base": getattr(self.airtable, "sample_base_id", "")})
         return render_config(kind, sources, base_url=self.url, store_path=store_path,
-                             header=header)
+                             header=header, report=report)
 
     def reset_limits(self) -> None:
         """Forget every rate-limit bucket (a fresh second for everyone)."""
