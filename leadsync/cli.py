@@ -9,6 +9,7 @@ one line on stderr and an exit code (ARCHITECTURE.md): 0 done, 1 failed,
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import functools
 import json
 import logging
@@ -311,34 +312,62 @@ def emulator() -> None:
 
 
 @emulator.command("serve")
-@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--port", type=int, default=8765, show_default=True,
+              help="Port on 127.0.0.1 (0: any free port).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Fixes every id, value and fault draw.")
 @click.option("--members", type=int, default=60, show_default=True,
               help="Size of the sample organisation.")
 @click.option("--signals", type=int, default=None,
               help="Signals to generate (default: about 2.8 a member a month).")
-@click.option("--empty", is_flag=True, help="Start with empty workspaces (no sample).")
+@click.option("--empty", is_flag=True,
+              help="Start with empty workspaces (no sample): a Notion root page and an empty "
+                   "Airtable base, for `leadsync bootstrap` or your own tests.")
 @click.option("--no-rate-limits", is_flag=True, help="Switch the 3/s and 5/s limits off.")
 @click.option("--write-config", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Also write a leadsync.toml pointing at this emulator.")
+              default=None, help="Also write a leadsync.toml pointing at this emulator (with "
+                                 "--empty: the [workspace] part, which bootstrap completes).")
 @click.option("--kind", type=click.Choice(["notion", "airtable"]), default="notion",
               show_default=True, help="Workspace the written config uses.")
 @handled
 def emulator_serve(port: int, seed: int, members: int, signals: int | None, empty: bool,
                    no_rate_limits: bool, write_config: Path | None, kind: str) -> None:
-    """Serve the emulated Notion (/v1) and Airtable (/v0) APIs on 127.0.0.1:PORT."""
+    """Serve the emulated Notion (/v1) and Airtable (/v0) APIs on 127.0.0.1:PORT.
+
+    Prints the tokens and base URL to export (NOTION_TOKEN, NOTION_BASE_URL,
+    AIRTABLE_TOKEN, AIRTABLE_ENDPOINT_URL) and where the workspaces are. A port
+    already in use is one line and exit 1.
+    """
     from leadsync.emulator import Emulator, Limits, SampleOrg
 
     limits = Limits.unlimited() if no_rate_limits else Limits()
     sample = False if empty else SampleOrg.generate(seed=seed, members=members, signals=signals)
-    emu = Emulator(seed=seed, limits=limits, sample=sample, port=port).start()
-    click.echo(f"emulator on {emu.url}  (Notion: base_url={emu.url}; Airtable: "
-               f"endpoint_url={emu.url})")
-    click.echo(f"tokens: NOTION_TOKEN={emu.notion_token} AIRTABLE_TOKEN={emu.airtable_token}")
-    if sample is not False and write_config is not None:
+    emu = Emulator(seed=seed, limits=limits, sample=sample, port=port)
+    try:
+        emu.start()
+    except OSError as exc:
+        reason = ("is in use" if exc.errno == errno.EADDRINUSE
+                  else f"cannot be used ({exc.strerror})")
+        raise LeadsyncError(f"port {port} on 127.0.0.1 {reason}; pass --port with another "
+                            "one (--port 0 picks a free port)") from None
+    url = emu.url
+    click.echo(f"emulator on {url}  (Notion: base_url={url}; Airtable: endpoint_url={url})")
+    click.echo(f"export NOTION_TOKEN={emu.notion_token} NOTION_BASE_URL={url}")
+    click.echo(f"export AIRTABLE_TOKEN={emu.airtable_token} AIRTABLE_ENDPOINT_URL={url}")
+    if empty:
+        base = emu.empty_base()
+        click.echo(f"empty workspaces: Notion root page {emu.notion.root_page_id} "
+                   f"(\"Leadership\"), Airtable base {base} (\"Leadership\")")
+        click.echo(f"create the tracking tables: leadsync bootstrap --notion "
+                   f"{emu.notion.root_page_id}   (or --airtable {base})")
+    else:
+        click.echo(f"sample organisation ({members} members): Notion databases under the root "
+                   f"page {emu.notion.root_page_id}, Airtable base "
+                   f"{emu.airtable.sample_base_id} (\"Leadership\")")
+    if write_config is not None:
         write_config.write_text(emu.config_toml(kind), encoding="utf-8")
-        click.echo(f"wrote {write_config} for the {kind} workspace")
+        click.echo(f"wrote {write_config} for the {kind} workspace"
+                   + (" (run `leadsync bootstrap` to complete it)" if empty else ""))
     click.echo("Ctrl-C stops it.")
     emu.serve_forever()
 
