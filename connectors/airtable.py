@@ -105,11 +105,19 @@ from leadsync.errors import (
     SchemaError,
     UpstreamError,
 )
+from leadsync.fieldtypes import can_feed
 from leadsync.layout import default_fields
 from leadsync.progress import Progress
 from leadsync.records import Cursor, PullStats, Record, latest_records, records_to_frame
 from leadsync.secrets import Secret, install_scrub_filter, secret_from_env
-from leadsync.sources import FrameReader, SchemaCache, Source, SourceFactory, resolve_fields
+from leadsync.sources import (
+    FieldRef,
+    FrameReader,
+    SchemaCache,
+    Source,
+    SourceFactory,
+    resolve_fields,
+)
 from leadsync.tables import MemberIndex, Validated, schema
 
 from .airtable_decode import (
@@ -355,9 +363,19 @@ def fetch_base_schema(client: AirtableClient, base_id: str) -> tuple[AirtableTab
     return decode_base_schema(payload)
 
 
-def _resolve(mapping: Mapping[str, str], table: AirtableTable, base_id: str
+def _resolve(mapping: Mapping[str, str], table: AirtableTable, base_id: str,
+             canonical: str | None = None, configured: Mapping[str, str] | None = None
              ) -> dict[str, AirtableField]:
-    refs = resolve_fields(mapping, table.refs, where=f"airtable {base_id}/{table.name}")
+    """``mapping``'s fields in ``table``; with ``canonical`` (the canonical table read),
+    the messages name it and a gone field id falls back on its ``configured`` name."""
+    where = f"airtable {base_id}/{table.name}"
+    fits = None
+    if canonical is not None:
+        where = f"{canonical}: {where}"
+
+        def fits(column: str, ref: FieldRef) -> bool:
+            return can_feed(SERVICE, canonical, column, ref.type)
+    refs = resolve_fields(mapping, table.refs, where=where, configured=configured, fits=fits)
     return {column: table.field(ref.id) for column, ref in refs.items()}
 
 
@@ -394,6 +412,7 @@ class AirtableSource(FrameReader):
         progress: bool | None = None,
         schema_cache: Mapping[str, Any] | None = None,
         schemas: SchemaCache | None = None,
+        configured: Mapping[str, str] | None = None,
     ):
         schema(canonical)  # a clear error for an unknown canonical table
         self.client = client
@@ -401,6 +420,9 @@ class AirtableSource(FrameReader):
         self.airtable_table = airtable_table
         self.table = canonical
         self.mapping = dict(mapping) if mapping else None
+        #: column -> the field name in leadsync.toml, for messages and for the forgiving
+        #: mapping when a stored field id is gone
+        self.configured = dict(configured) if configured else None
         self.progress = progress
         #: NaN special values read as empty in non-number columns, from the last pull.
         self.notes: list[str] = []
@@ -467,7 +489,7 @@ class AirtableSource(FrameReader):
                    if spec.fields else ids) or None
         return cls(client, spec.airtable_base, spec.airtable_table, canonical=table,
                    mapping=mapping, progress=progress, schema_cache=schema_cache,
-                   schemas=schemas)
+                   schemas=schemas, configured=spec.fields)
 
     # -- schema and mapping (I/O on first use) --------------------------------
 
@@ -561,13 +583,13 @@ class AirtableSource(FrameReader):
 
     def _resolve_mapping(self, table: AirtableTable) -> dict[str, AirtableField]:
         if self.mapping is not None:
-            fields = _resolve(self.mapping, table, self.base_id)
+            fields = _resolve(self.mapping, table, self.base_id, self.table, self.configured)
         else:
             wanted = default_fields("airtable", self.table)
             fields = _resolve(
                 {c: n for c, n in wanted.items() if any(
                     f.name == n or f.id == n for f in table.fields)},
-                table, self.base_id)
+                table, self.base_id, self.table)
         self._check_required(fields, table)
         return fields
 
@@ -591,7 +613,8 @@ class AirtableSource(FrameReader):
         if missing:
             names = ", ".join(f"{f.name!r} ({f.type})" for f in table.fields)
             raise SchemaError(
-                f"airtable {self.base_id}/{table.name}: no field is mapped to the required "
+                f"{self.table}: airtable {self.base_id}/{table.name}: no field is mapped to "
+                "the required "
                 f"column(s) {', '.join(missing)} of {self.table}; pass a mapping "
                 f"(canonical column -> field name or id). The fields that exist are: {names}"
             )

@@ -110,6 +110,7 @@ from leadsync.errors import (
     SchemaError,
     UpstreamError,
 )
+from leadsync.fieldtypes import can_feed
 from leadsync.layout import default_fields
 from leadsync.progress import Progress
 from leadsync.records import Cursor, PullStats, Record
@@ -120,6 +121,7 @@ from leadsync.sources import (
     SchemaCache,
     Source,
     SourceFactory,
+    mapped_label,
     resolve_fields,
 )
 from leadsync.tables import META_COLUMNS, MemberIndex, schema
@@ -605,17 +607,21 @@ def _default_mapping(table: str, available: Sequence[FieldRef]) -> dict[str, str
 
 
 def resolve_mapping(table: str, mapping: Mapping[str, str] | None,
-                    available: Sequence[FieldRef], *, where: str) -> dict[str, FieldRef]:
+                    available: Sequence[FieldRef], *, where: str,
+                    configured: Mapping[str, str] | None = None) -> dict[str, FieldRef]:
     """Canonical column -> property, by id then name; every required column present.
 
     Without ``mapping`` the seed's property names (:func:`~leadsync.layout.default_fields`)
     are used, limited to the properties that exist. The key column may stay unmapped (the page
-    id is the key then).
+    id is the key then). ``configured`` (column -> the name in ``leadsync.toml``) is what a
+    stored property id falls back on when that property is gone (see
+    :func:`~leadsync.sources.resolve_fields`).
     """
     spec = schema(table)
     wanted = dict(mapping) if mapping is not None else _default_mapping(table, available)
     wanted = {c: p for c, p in wanted.items() if c not in META_COLUMNS}
-    fields = resolve_fields(wanted, available, where=where)
+    fields = resolve_fields(wanted, available, where=where, configured=configured,
+                            fits=lambda column, ref: can_feed(SERVICE, table, column, ref.type))
     missing = [c.name for c in spec.columns
                if c.required and c.name != spec.key and c.name not in fields]
     if missing:
@@ -652,12 +658,16 @@ class NotionSource(FrameReader):
         data_source: str | None = None,
         progress: bool | None = None,
         schema_cache: Mapping[str, Any] | None = None,
+        configured: Mapping[str, str] | None = None,
     ):
         schema(table)
         self.api = api
         self.target = target
         self.table = table
         self.mapping = dict(mapping) if mapping is not None else None
+        #: column -> the property name in leadsync.toml, for messages and for the
+        #: forgiving mapping when a stored property id is gone
+        self.configured = dict(configured) if configured else None
         self.data_source_name = data_source
         self.progress = progress
         self.data_source: NotionDataSource | None = None
@@ -752,7 +762,7 @@ class NotionSource(FrameReader):
             mapping = {**(mapping or {}), **field_ids}
         return cls(api, spec.notion_database or str(spec.notion_data_source), table,
                    mapping=mapping, data_source=spec.notion_data_source, progress=progress,
-                   schema_cache=schema_cache)
+                   schema_cache=schema_cache, configured=spec.fields)
 
     def cursor(self, since: dt.datetime | None, overlap_seconds: float = 120) -> Cursor:
         """A cursor with the overlap that covers Notion's minute rounding."""
@@ -783,7 +793,8 @@ class NotionSource(FrameReader):
         """Resolve the mapping against ``ds`` (a SchemaError if it does not) and keep both."""
         self.cached = False
         self._fields = resolve_mapping(self.table, self.mapping, ds.properties,
-                                       where=f"{self.table}: {ds.label}")
+                                       where=f"{self.table}: {ds.label}",
+                                       configured=self.configured)
         self.data_source, self.cached = ds, cached
         return ds
 
@@ -827,13 +838,13 @@ class NotionSource(FrameReader):
         is absent was deleted, and a value of another type means a type change.
         """
         props = property_by_id(page)
-        for ref in self._fields.values():
+        for column, ref in self._fields.items():
+            label = mapped_label(column, ref.name, self.configured)
             prop = props.get(property_key(ref.id))
             if prop is None:
-                return f"property {ref.name!r} ({ref.id}) is not on page {page.get('id')}"
+                return f"{label}: property id {ref.id} is not on page {page.get('id')}"
             if prop.get("type") != ref.type:
-                return f"property {ref.name!r} is a {prop.get('type')} property now, " \
-                       f"not {ref.type}"
+                return f"{label} is a {prop.get('type')} property now, not {ref.type}"
         return None
 
     def _pages(self, filter_: Mapping[str, Any] | None, *, what: str,

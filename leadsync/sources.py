@@ -28,12 +28,15 @@ In a notebook, :class:`FrameReader` gives each source the pair
 
 Field ids, so renames keep mapping
     ``field_ids`` (``{column: field id}``) are ids a previous run resolved the
-    mapping to. They replace the configured names before the connector
-    resolves the mapping; connectors match a mapped value by id first
+    mapping to. The connector looks them up before the configured names
     (:func:`resolve_fields`), so a property renamed upstream after the first
-    sync still maps. The sync only passes the ids of columns whose configured
-    name is the one they were resolved from: a user who edits the mapping gets
-    it resolved afresh.
+    sync still maps. When such an id is gone (the property was deleted, then
+    re-created under the configured name), the configured name is used again,
+    if the property carrying it has a type that can feed the column
+    (:mod:`leadsync.fieldtypes`), with one WARNING naming both: the forgiving
+    mapping. The sync only passes the ids of columns whose configured name is
+    the one they were resolved from: a user who edits the mapping gets it
+    resolved afresh.
 
 Schemas, read once
     ``schemas`` is a :class:`SchemaCache` the sync makes per run: sources
@@ -50,6 +53,7 @@ store, the sync and the notebook reader of the store load no HTTP client.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import importlib
 import logging
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
@@ -71,8 +75,10 @@ __all__ = [
     "Source",
     "SourceFactory",
     "TableSource",
+    "close_names",
     "concat_frames",
     "connector",
+    "mapped_label",
     "open_source",
     "pin_field_ids",
     "resolve_fields",
@@ -193,18 +199,47 @@ class FieldRef:
     type: str
 
 
+def mapped_label(column: str, wanted: str, configured: Mapping[str, str] | None) -> str:
+    """How a message names a mapped column: its column, the name the user configured in
+    ``leadsync.toml``, and the property id it stands for when that differs."""
+    name = (configured or {}).get(column)
+    if name is None or name == wanted:
+        return f"{column} -> {wanted!r}"
+    return f"{column} -> {name!r} (property id {wanted!r} from an earlier sync)"
+
+
+def _by_name(name: str, by_name: Mapping[str, FieldRef],
+             by_folded: Mapping[str, list[FieldRef]]) -> FieldRef | None:
+    found = by_name.get(name)
+    if found is None:
+        folded = by_folded.get(name.casefold(), [])
+        found = folded[0] if len(folded) == 1 else None
+    return found
+
+
 def resolve_fields(
     mapping: Mapping[str, str],
     available: Sequence[FieldRef],
     *,
     where: str,
+    configured: Mapping[str, str] | None = None,
+    fits: Callable[[str, FieldRef], bool] | None = None,
 ) -> dict[str, FieldRef]:
     """Canonical column -> the workspace field it maps to, matched by id, then by name.
 
     Matching ids first is what keeps a sync working after a rename: once a
-    mapping has been resolved, callers keep the ids. A mapped field that does
-    not exist raises :class:`~leadsync.errors.SchemaError` naming every field
-    that does. ``where`` names the table for the message.
+    mapping has been resolved, callers keep the ids. ``where`` names the table
+    for messages.
+
+    ``configured`` (column -> the name in ``leadsync.toml``) makes the mapping
+    forgiving: when ``mapping`` holds an id resolved on an earlier sync and that
+    property is gone (deleted, then re-created under the same name), the
+    property now carrying the configured name is used instead, if ``fits``
+    (column, field) says its type can feed the column, with one WARNING naming
+    both. Every message names the column, the configured name and the table.
+
+    A mapped field that does not exist raises :class:`~leadsync.errors.SchemaError`
+    naming every field that does, and the close names.
     """
     by_id = {f.id: f for f in available}
     by_name = {f.name: f for f in available}
@@ -214,12 +249,20 @@ def resolve_fields(
     resolved: dict[str, FieldRef] = {}
     missing: list[str] = []
     for column, wanted in mapping.items():
-        found = by_id.get(wanted) or by_name.get(wanted)
+        found = by_id.get(wanted) or _by_name(wanted, by_name, by_folded)
+        name = (configured or {}).get(column)
+        if found is None and name is not None and name != wanted:
+            again = _by_name(name, by_name, by_folded)
+            if again is not None and (fits is None or fits(column, again)):
+                log.warning(
+                    "%s: %s is gone; mapping %s to the property now named %r (id %r, %s) "
+                    "instead", where, mapped_label(column, wanted, configured), column,
+                    again.name, again.id, again.type)
+                found = again
         if found is None:
-            folded = by_folded.get(wanted.casefold(), [])
-            found = folded[0] if len(folded) == 1 else None
-        if found is None:
-            missing.append(f"{column} -> {wanted!r}")
+            hint = close_names(name or wanted, available)
+            missing.append(mapped_label(column, wanted, configured)
+                           + (f" (did you mean {hint}?)" if hint else ""))
         else:
             resolved[column] = found
     if missing:
@@ -229,6 +272,14 @@ def resolve_fields(
             f"The fields that exist are: {names}"
         )
     return resolved
+
+
+def close_names(name: str, available: Sequence[FieldRef], n: int = 2) -> str:
+    """``'Impact level' (select)`` and the like: the fields whose names are close to
+    ``name`` (empty when none is)."""
+    names = {f.name.casefold(): f for f in available}
+    close = difflib.get_close_matches(name.casefold(), list(names), n=n, cutoff=0.6)
+    return " or ".join(f"{names[c].name!r} ({names[c].type})" for c in close)
 
 
 class SchemaCache:
@@ -407,9 +458,12 @@ def open_source(config: Config, table: str, *, env: Mapping[str, str] | None = N
     request: the source's first request (its query) is then where such errors
     show. The connector draws no progress bar: the sync shows one per table.
     """
-    pinned = pin_field_ids(config, table, field_ids)
+    if table not in config.tables:
+        raise ConfigError(f"tables.{table}: not configured", path=config.source)
     make = connector(config.workspace.kind)
-    source = make(pinned, table, env=env, field_ids=field_ids, stats=stats,
+    # The config keeps the configured names: the connector reads the ids first and falls
+    # back on the names when an id is gone (the forgiving mapping, resolve_fields).
+    source = make(config, table, env=env, field_ids=field_ids, stats=stats,
                   schema_cache=schema_cache, schemas=schemas)
     source.open()
     return source
