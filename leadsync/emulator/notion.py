@@ -537,7 +537,9 @@ class NotionService:
                                         check_circular=False).encode())
 
     def _search(self, request: Request) -> dict[str, Any]:
-        return search(self, self._body(request), self._version(request))
+        body = self._body(request)
+        size = self._page_size(body.get("page_size"), "body.page_size")
+        return search(self, body, self._version(request), size)
 
     # -- pages ---------------------------------------------------------------------
 

@@ -21,16 +21,20 @@ it; trashed objects are left out.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from leadsync.emulator.notion_model import invalid, parse_id, short_json
+from leadsync.emulator.notion_model import Env, Page, invalid, parse_id, short_json
 from leadsync.emulator.notion_schema import data_source_object
 from leadsync.emulator.notion_values import page_title
 
-if TYPE_CHECKING:
-    from leadsync.emulator.notion import NotionService
+__all__ = ["SearchHost", "search"]
 
-__all__ = ["search"]
+
+class SearchHost(Env, Protocol):
+    """What the search needs from the service: the workspace and how a page is answered."""
+
+    def page_object(self, page: Page, version: str = ...,
+                    only: set[str] | None = None) -> dict[str, Any]: ...
 
 _VALUES = ("page", "data_source")
 
@@ -39,7 +43,7 @@ def _title(items: list[dict[str, Any]]) -> str:
     return "".join(str(item.get("plain_text", "")) for item in items)
 
 
-def _candidates(service: NotionService, kinds: tuple[str, ...]
+def _candidates(service: SearchHost, kinds: tuple[str, ...]
                 ) -> list[tuple[str, str, str, dt.datetime, int]]:
     """(kind, id, title, last edited, creation order) of every live page and data source."""
     ws = service.ws
@@ -86,15 +90,15 @@ def _descending(raw: Any) -> bool:
     return bool(direction == "descending")
 
 
-def search(service: NotionService, body: dict[str, Any], version: str) -> dict[str, Any]:
-    """One page of search results (the envelope without ``request_id``)."""
+def search(service: SearchHost, body: dict[str, Any], version: str, size: int
+           ) -> dict[str, Any]:
+    """One page of ``size`` search results (the envelope without ``request_id``)."""
     query = body.get("query")
     if query is not None and not isinstance(query, str):
         raise invalid("body failed validation: body.query should be a string, instead was "
                       f"`{short_json(query)}`.")
     kinds = _filter_kinds(body.get("filter"))
     descending = _descending(body.get("sort"))
-    size = service._page_size(body.get("page_size"), "body.page_size")
     cursor = body.get("start_cursor")
     if cursor is not None:
         cursor = parse_id(cursor, "body.start_cursor")
