@@ -107,15 +107,79 @@ def init(ctx: click.Context, kind: str, force: bool) -> None:
 
 
 @main.command()
+@click.option("--offline", is_flag=True,
+              help="Check the config alone (placeholders, ids, required columns, the token "
+                   "variable); send no request.")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON on stdout.")
 @click.pass_context
 @handled
-def check(ctx: click.Context) -> None:
-    """Validate the config and show what each table maps."""
+def check(ctx: click.Context, offline: bool, as_json: bool) -> None:
+    """Check leadsync.toml against the workspace (read-only).
+
+    The token is accepted (and whose it is), every table is reachable, every
+    mapped property exists with a type its column can be read from (close
+    names are suggested), every required column is mapped, no placeholder
+    from `leadsync init` is left. One line per problem with its fix, then a
+    summary. Exit codes: 0 all good, 1 the workspace disagrees with the
+    config, 2 the config itself is invalid, 75 the API is unreachable.
+    """
+    from leadsync.check import run_check
     from leadsync.setup import describe_config
 
     config = config_from(ctx)
-    click.echo(describe_config(config))
-    config.token()  # raises a ConfigError naming the variable when it is unset
+    # ctx.obj["workspace"]: a Workspace for tests and embedding (leadsync.workspace)
+    workspace = ctx.obj.get("workspace") if isinstance(ctx.obj, dict) else None
+    result = run_check(config, offline=offline, workspace=workspace)
+    if as_json:
+        click.echo(result.to_json())
+    else:
+        if offline:
+            click.echo(describe_config(config))
+        click.echo(result.describe())
+    ctx.exit(result.exit_code)
+
+
+@main.command()
+@click.option("--notion", "notion_page", metavar="PAGE",
+              help="Create the tables as Notion databases under this page (URL or id; share "
+                   "it with the integration first).")
+@click.option("--airtable", "airtable_base", metavar="BASE",
+              help="Create the tables in this Airtable base (app… id or URL).")
+@click.option("--sample", is_flag=True,
+              help="Fill the tables that are empty with a small sample organisation (12 "
+                   "people, three months of signals), through the same API.")
+@click.option("--force", is_flag=True,
+              help="Replace the table mapping of a leadsync.toml that bootstrap did not write.")
+@click.pass_context
+@handled
+def bootstrap(ctx: click.Context, notion_page: str | None, airtable_base: str | None,
+              sample: bool, force: bool) -> None:
+    """Create the tracking tables in an empty workspace, and the leadsync.toml that reads them.
+
+    Signals (the seed's five fields and vocabularies), members (time zone,
+    working hours), milestones, check-ins (the mentor template), rotations and
+    reviews (the decision matrix), related to members; plus the report target
+    (a "Leadership Reports" page in Notion; the base in Airtable). Tables that
+    exist (same title/name) are reused, so running it again creates nothing
+    twice. The token comes from NOTION_TOKEN or AIRTABLE_TOKEN; a config
+    written by `leadsync emulator serve --empty` gives the service's URL.
+    """
+    from leadsync.bootstrap import Kind, run_bootstrap
+
+    if (notion_page is None) == (airtable_base is None):
+        raise click.UsageError("give one of --notion PAGE or --airtable BASE")
+    kind: Kind = "notion" if notion_page is not None else "airtable"
+    path = ctx.find_root().params.get("config") or DEFAULT_PATH
+    rows = None
+    if sample:
+        from leadsync.emulator.sample import SampleOrg  # sample data, as the demo's
+
+        now = ctx.obj.get("now") if isinstance(ctx.obj, dict) else None
+        today = (now or dt.datetime.now(dt.UTC)).date()
+        rows = SampleOrg.generate(seed=0, members=12, months=3, as_of=today).tables
+    run = run_bootstrap(kind, notion_page or airtable_base or "", config_path=path,
+                        sample=rows, force=force, echo=click.echo)
+    click.echo(run.describe())
 
 
 # ---------------------------------------------------------------------------
