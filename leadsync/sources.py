@@ -64,8 +64,9 @@ import pandas as pd
 
 from leadsync.config import Config
 from leadsync.errors import ConfigError, LeadsyncError, SchemaError
+from leadsync.layout import LAYOUT, default_fields
 from leadsync.records import Cursor, PullStats, Record, latest_records, records_to_frame
-from leadsync.tables import MemberIndex
+from leadsync.tables import TABLES, MemberIndex
 
 __all__ = [
     "CONNECTORS",
@@ -78,11 +79,13 @@ __all__ = [
     "close_names",
     "concat_frames",
     "connector",
+    "infer_table",
     "mapped_label",
     "open_source",
     "pin_field_ids",
     "resolve_fields",
     "resolve_now",
+    "row_url",
 ]
 
 log = logging.getLogger("leadsync.sources")
@@ -322,7 +325,8 @@ class FrameReader:
     member references to ``member_id``. Every frame carries the same ``attrs``
     for both services:
 
-    - ``quarantine``: the rows that did not fit, each with its reason;
+    - ``quarantine``: the rows that did not fit, each with its reason and the
+      ``url`` of its page or record, to open and fix it;
     - ``field_ids``: canonical column -> field id (pass it as the mapping next
       time to survive renames);
     - ``source``: :attr:`Source.identity` (service, table and upstream ids).
@@ -398,14 +402,74 @@ def _label(source: Source) -> str:
     return f"{source.service} {source.table} ({upstream})"
 
 
+def row_url(identity: Mapping[str, str], source_id: str) -> str | None:
+    """Where a row of the upstream table ``identity`` names can be opened and fixed:
+    a Notion page at ``https://www.notion.so/<id>``, an Airtable record at
+    ``https://airtable.com/<base>/<table>/<record>`` (None for another service)."""
+    if identity.get("service") == "notion":
+        return f"https://www.notion.so/{source_id.replace('-', '')}"
+    if identity.get("service") == "airtable" and identity.get("base_id") and \
+            identity.get("table_id"):
+        return f"https://airtable.com/{identity['base_id']}/{identity['table_id']}/{source_id}"
+    return None
+
+
 def _framed(source: Source, records: Iterable[Record],
             members: pd.DataFrame | MemberIndex | None) -> pd.DataFrame:
     result = records_to_frame(source.table, records, members=members)
     frame = result.frame
-    frame.attrs["quarantine"] = result.quarantine
+    identity = dict(source.identity)
+    quarantine = result.quarantine.copy()
+    # the page or record to open and fix, beside its id
+    quarantine.insert(2, "url", pd.Series(
+        [row_url(identity, str(sid)) if isinstance(sid, str) else None
+         for sid in quarantine["source_id"]], index=quarantine.index, dtype="string"))
+    frame.attrs["quarantine"] = quarantine
     frame.attrs["field_ids"] = dict(source.field_ids)
-    frame.attrs["source"] = dict(source.identity)
+    frame.attrs["source"] = identity
     return frame
+
+
+def infer_table(service: str, *, title: str, fields: Sequence[FieldRef],
+                mapping: Mapping[str, str] | None = None) -> str:
+    """Which canonical table a workspace table holds, for a notebook call that did not say.
+
+    In order: the only canonical table with every column of ``mapping``; the
+    table whose title or name it carries (``Leadership Signals``, ``Members``,
+    ``signals``); the one table whose required columns all have their seed
+    names (:func:`~leadsync.layout.default_fields`) among ``fields``. Otherwise a
+    :class:`~leadsync.errors.ConfigError` asks for ``canonical=``.
+    """
+    candidates = list(TABLES)
+    if mapping:
+        fit = [t for t in TABLES if set(mapping) <= set(TABLES[t].column_names)]
+        if len(fit) == 1:
+            return fit[0]
+        candidates = fit or candidates
+    folded = title.strip().casefold()
+    for item in LAYOUT:
+        names = {item.table, item.notion_title.casefold(), item.airtable_name.casefold()}
+        if item.table in candidates and folded in names:
+            return item.table
+    present = {f.name.casefold() for f in fields}
+    scores: dict[str, int] = {}
+    for table in candidates:
+        try:
+            defaults = default_fields(service, table)  # type: ignore[arg-type]
+        except KeyError:
+            continue
+        spec = TABLES[table]
+        required = [c.name for c in spec.columns if c.required and c.name != spec.key]
+        if all(defaults.get(c, "\0").casefold() in present for c in required):
+            scores[table] = sum(n.casefold() in present for n in defaults.values())
+    if scores:
+        best = max(scores.values())
+        winners = [t for t, n in scores.items() if n == best]
+        if len(winners) == 1:
+            return winners[0]
+    raise ConfigError(
+        f"cannot tell which canonical table {title!r} holds; pass canonical= one of "
+        f"{', '.join(candidates)}")
 
 
 # ---------------------------------------------------------------------------
