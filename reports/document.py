@@ -162,6 +162,10 @@ class Chart:
     def filename(self) -> str:
         return f"chart-{self.key}.png"
 
+    def _repr_png_(self) -> bytes:
+        """The chart itself when a notebook shows it."""
+        return self.png
+
     @property
     def css_size(self) -> tuple[int, int]:
         """The size to show it at, in CSS pixels (96 a inch), so its text matches the page's."""

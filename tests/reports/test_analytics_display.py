@@ -82,3 +82,13 @@ def test_every_result_displays_names(make: object, frames: dict[str, pd.DataFram
 def test_a_frame_built_from_members_needs_no_lookup() -> None:
     built = build_frame("members", [{"member_id": "a", "name": "Ada", "source_id": "a"}])
     assert "Ada" in built._repr_html_()
+
+
+def test_a_result_prints_what_it_holds_not_a_wall_of_frame(
+        frames: dict[str, pd.DataFrame]) -> None:
+    result = la.score_members(frames["signals"], frames["members"], as_of=AS_OF)
+    text = repr(result)
+    rows, columns = result.frame.shape
+    assert text == (f"<Validated: {rows:,} rows × {columns} columns in .frame, "
+                    f"{len(result.quarantine):,} quarantined in .quarantine>")
+    assert "Validated(frame=" not in text
