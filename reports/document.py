@@ -152,7 +152,7 @@ class Chart:
     key: str
     title: str
     alt: str
-    png: bytes
+    png: bytes = field(repr=False)
     #: Pixels of the PNG, and the resolution it was drawn at (dots per inch).
     width: int
     height: int

@@ -92,3 +92,18 @@ def test_a_result_prints_what_it_holds_not_a_wall_of_frame(
     assert text == (f"<Validated: {rows:,} rows × {columns} columns in .frame, "
                     f"{len(result.quarantine):,} quarantined in .quarantine>")
     assert "Validated(frame=" not in text
+
+
+def test_results_of_several_frames_print_what_they_hold(
+        frames: dict[str, pd.DataFrame]) -> None:
+    members = frames["members"]
+    rotation = la.plan_meeting_rotation(members, start="2026-11-04", weeks=2)
+    assert repr(rotation) == (
+        f"<MeetingRotation: 2 rows in .schedule, {len(rotation.burden):,} rows in .burden, "
+        f"{len(rotation.quarantine)} quarantined in .quarantine; "
+        + ("proven optimal>" if rotation.optimal else f"bound {rotation.bound_hours:g} h>"))
+    overlap = la.compute_overlap(members, on="2026-11-04")
+    assert repr(overlap).startswith("<Overlap: ")
+    assert f"{len(overlap.local):,} rows in .local" in repr(overlap)
+    sprints = la.assess_sprint_rotation(frames["rotations"], members, as_of=AS_OF)
+    assert repr(sprints).startswith(f"<SprintRotation: {len(sprints.members):,} rows in .members")

@@ -203,3 +203,4 @@ def test_a_notebook_shows_each_chart_as_its_png(report: LeadershipReport) -> Non
         png = figure.chart._repr_png_()
         assert png.startswith(b"\x89PNG\r\n\x1a\n")
         assert png == figure.chart.png
+        assert "PNG" not in repr(figure.chart)  # the bytes are not dumped as text
