@@ -81,9 +81,21 @@ def _existing(path: Path) -> tuple[str | None, dict[str, Any]]:
         raise ConfigError(f"not valid TOML: {exc}", path=str(path)) from None
 
 
-def _workspace(kind: Kind, data: Mapping[str, Any], path: Path) -> WorkspaceConfig:
+#: Per service: the [workspace] key of its URL, and the variable `leadsync emulator serve`
+#: prints for it (the URL when the config gives none; the notebook readers use it too).
+URL_KEYS: dict[Kind, tuple[str, str]] = {
+    "notion": ("notion_base_url", "NOTION_BASE_URL"),
+    "airtable": ("airtable_endpoint_url", "AIRTABLE_ENDPOINT_URL"),
+}
+
+
+def _workspace(kind: Kind, data: Mapping[str, Any], path: Path,
+               env: Mapping[str, str]) -> WorkspaceConfig:
     section = dict(data.get("workspace") or {})
     section["kind"] = kind
+    key, variable = URL_KEYS[kind]
+    if not section.get(key) and env.get(variable, "").strip():
+        section[key] = env[variable].strip()
     try:
         return WorkspaceConfig.model_validate(section)
     except ValidationError as exc:
@@ -115,7 +127,9 @@ def run_bootstrap(
     ``parent`` is a Notion page URL or id (``kind="notion"``) or an Airtable base
     id or URL. The token comes from ``NOTION_TOKEN`` / ``AIRTABLE_TOKEN`` in
     ``env`` (default ``os.environ``); the service's URL from the existing
-    config's ``[workspace]`` section, if any. ``sample`` (canonical rows per
+    config's ``[workspace]`` section, else ``NOTION_BASE_URL`` /
+    ``AIRTABLE_ENDPOINT_URL`` in ``env`` (then written to the config), else
+    the real service's. ``sample`` (canonical rows per
     table, member references as member keys) fills the tables that are empty.
     """
     path = Path(config_path)
@@ -124,9 +138,10 @@ def run_bootstrap(
         raise ConfigError(
             f"already maps {', '.join(data['tables'])}; bootstrap would replace that mapping "
             "with the tables it creates: pass --force, or --config a new file", path=str(path))
-    workspace = _workspace(kind, data, path)
+    environ = os.environ if env is None else env
+    workspace = _workspace(kind, data, path, environ)
     variable = TOKEN_VARIABLES[kind]
-    value = (os.environ if env is None else env).get(variable, "").strip()
+    value = environ.get(variable, "").strip()
     if not value:
         raise ConfigError(f"{variable} is not set; export the {kind} token in the environment "
                           "(tokens never go in leadsync.toml)")
@@ -159,6 +174,10 @@ def write_bootstrap_config(path: Path, text: str | None, workspace: WorkspaceCon
         document.add(tomlkit.comment(MARKER))
     section = document.setdefault("workspace", tomlkit.table())
     section["kind"] = workspace.kind
+    key = URL_KEYS[workspace.kind][0]
+    url = getattr(workspace, key)
+    if key not in section and url != WorkspaceConfig.model_fields[key].default:
+        section[key] = url  # given by the environment: the sync needs it in the file
     tables = document.get("tables")
     if tables is None:
         tables = tomlkit.table(is_super_table=True)

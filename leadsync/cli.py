@@ -161,8 +161,10 @@ def bootstrap(ctx: click.Context, notion_page: str | None, airtable_base: str | 
     reviews (the decision matrix), related to members; plus the report target
     (a "Leadership Reports" page in Notion; the base in Airtable). Tables that
     exist (same title/name) are reused, so running it again creates nothing
-    twice. The token comes from NOTION_TOKEN or AIRTABLE_TOKEN; a config
-    written by `leadsync emulator serve --empty` gives the service's URL.
+    twice. The token comes from NOTION_TOKEN or AIRTABLE_TOKEN; the service's
+    URL from the config (`leadsync emulator serve --empty --write-config`
+    writes one), else NOTION_BASE_URL or AIRTABLE_ENDPOINT_URL, else the real
+    service.
     """
     from leadsync.bootstrap import Kind, run_bootstrap
 

@@ -205,3 +205,30 @@ def test_the_blueprint_is_the_layout_with_member_references_as_relations() -> No
             "Cultural Contribution", "Growth Trajectory"} <= {f.name for f in reviews.fields}
     # data-driven: a layout entry is a table to create, with nothing else to change
     assert blueprint(LAYOUT[:2]) == BLUEPRINT[:2]
+
+
+def test_the_other_service_from_the_same_served_config(emu: Emulator, tmp_path: Path) -> None:
+    """`serve --empty --write-config` prints `(or --airtable app…)`: that works from its file."""
+    config = empty_config(emu, "notion", tmp_path)
+    result = invoke(emu, config, "bootstrap", "--airtable", emu.empty_base())
+    assert result.exit_code == 0, result.output + result.stderr
+    loaded = load_config(config)
+    assert loaded.workspace.kind == "airtable"
+    assert loaded.workspace.airtable_endpoint_url == emu.url
+    assert census(emu, "airtable")["tables"]
+
+
+def test_without_a_config_the_url_serve_prints_is_used_and_written(
+        emu: Emulator, kind: str, tmp_path: Path) -> None:
+    config = tmp_path / "leadsync.toml"
+    variable = "NOTION_BASE_URL" if kind == "notion" else "AIRTABLE_ENDPOINT_URL"
+    result = CliRunner().invoke(main, ["--config", str(config), "bootstrap", *parent(emu, kind)],
+                                env={**env(emu), variable: emu.url}, obj={"now": NOW})
+    assert result.exit_code == 0, result.output + result.stderr
+    workspace = load_config(config).workspace
+    assert workspace.kind == kind
+    url = workspace.notion_base_url if kind == "notion" else workspace.airtable_endpoint_url
+    assert url == emu.url  # the nightly sync, without the variable, goes to the same place
+    checked = CliRunner().invoke(main, ["--config", str(config), "check"], env=env(emu),
+                                 obj={"now": NOW})
+    assert checked.exit_code == 0, checked.output + checked.stderr

@@ -151,6 +151,8 @@ class Emulator:
         once it has created the tables (under :attr:`NotionService.root_page_id`,
         or in the base :meth:`empty_base` made).
         """
+        import tomlkit
+
         from leadsync.setup import render_config
 
         token = (f"NOTION_TOKEN={self.notion_token}" if kind == "notion"
@@ -162,8 +164,15 @@ class Emulator:
                       f"# export {token}\n"
                       f"# Then `leadsync bootstrap {where}` creates the tracking tables and\n"
                       "# completes this file.")
-            return render_config(kind, {}, base_url=self.url, store_path=store_path,
+            text = render_config(kind, {}, base_url=self.url, store_path=store_path,
                                  header=header)
+            # Both services answer here: bootstrap --airtable works from the same file.
+            document = tomlkit.parse(text)
+            workspace = document["workspace"]
+            assert isinstance(workspace, tomlkit.items.Table)
+            for key in ("notion_base_url", "airtable_endpoint_url"):
+                workspace[key] = self.url
+            return tomlkit.dumps(document)
         sources: dict[str, dict[str, str]]
         if kind == "notion":
             databases: dict[str, str] = getattr(self.notion, "sample_ids", {})

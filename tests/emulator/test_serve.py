@@ -72,6 +72,7 @@ def test_empty_prints_the_root_page_and_the_base_and_writes_a_config(tmp_path: P
         workspace = WorkspaceConfig.model_validate(config["workspace"])
         assert workspace.kind == "airtable"
         assert workspace.airtable_endpoint_url == url
+        assert workspace.notion_base_url == url  # both answer there: either bootstrap works
         assert "tables" not in config  # bootstrap completes it
         assert f"leadsync bootstrap --airtable {base_id}" in \
             (tmp_path / "leadsync.toml").read_text()
