@@ -411,7 +411,9 @@ def run_check(config: Config, *, offline: bool = False,
     if findings or offline:
         result = CheckResult(config.source, config.workspace.kind, offline=offline,
                              findings=findings, invalid=bool(findings),
-                             tables=[TableCheck(t, ok=True) for t in config.tables])
+                             tables=[TableCheck(t, ok=not [
+                                 f for f in findings if f.level == "problem"
+                                 and f.where.split(".")[0] == t]) for t in config.tables])
         return result
     if workspace is None:
         variable = TOKEN_VARIABLES[config.workspace.kind]

@@ -85,6 +85,10 @@ def test_the_placeholders_of_a_fresh_init_are_each_named(tmp_path: Path, init_ki
     assert result.output.splitlines()[-1].startswith("summary: 2 problems" if init_kind ==
                                                      "notion" else "summary: 4 problems")
     assert "the workspace was not asked" in result.output
+    as_json = json.loads(check(config, tokens(), "--json").output)
+    assert as_json["exit_code"] == 2
+    assert {t: v["ok"] for t, v in as_json["tables"].items()} == {"members": False,
+                                                                   "signals": False}
 
 
 def test_a_malformed_id_and_an_unmapped_required_column(tmp_path: Path) -> None:
