@@ -64,6 +64,7 @@ def check_common(cells: list[Any]) -> None:
     assert all(cell.outputs for cell in cells[:-1]), "a cell shows nothing"
 
 
+@pytest.mark.slow
 def test_signals_and_quarantine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cells = executed("signals_and_quarantine", tmp_path, monkeypatch)
     check_common(cells)
@@ -77,6 +78,7 @@ def test_signals_and_quarantine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert ">name</th>" in scores  # names beside the ids
 
 
+@pytest.mark.slow
 def test_timezones_and_meetings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cells = executed("timezones_and_meetings", tmp_path, monkeypatch)
     check_common(cells)
@@ -87,6 +89,7 @@ def test_timezones_and_meetings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         assert shown in markup, shown
 
 
+@pytest.mark.slow
 def test_promotion_readiness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cells = executed("promotion_readiness", tmp_path, monkeypatch)
     check_common(cells)
