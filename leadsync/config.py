@@ -176,7 +176,8 @@ class Config(_Section):
                         )
         for name in REQUIRED_TABLES:
             if name not in self.tables:
-                problems.append(f"tables.{name}: missing; leadsync needs signals and members")
+                problems.append(f"tables.{name}: missing; leadsync needs signals and members "
+                                "(`leadsync bootstrap` creates them in an empty workspace)")
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -152,7 +152,7 @@ class Chart:
     key: str
     title: str
     alt: str
-    png: bytes
+    png: bytes = field(repr=False)
     #: Pixels of the PNG, and the resolution it was drawn at (dots per inch).
     width: int
     height: int
@@ -161,6 +161,10 @@ class Chart:
     @property
     def filename(self) -> str:
         return f"chart-{self.key}.png"
+
+    def _repr_png_(self) -> bytes:
+        """The chart itself when a notebook shows it."""
+        return self.png
 
     @property
     def css_size(self) -> tuple[int, int]:

@@ -18,6 +18,8 @@ Routes (the names fault rules match on)::
     GET    /v1/users                               notion.users.list
     GET    /v1/users/me                            notion.users.me
     GET    /v1/users/{id}                          notion.users.retrieve
+    POST   /v1/search                              notion.search (title filter, pages
+                                                   and data sources: notion_search)
     POST   /v1/file_uploads                        notion.file_uploads.create
     POST   /v1/file_uploads/{id}/send              notion.file_uploads.send
     GET    /v1/file_uploads/{id}                   notion.file_uploads.retrieve
@@ -98,6 +100,7 @@ from leadsync.emulator.notion_schema import (
     new_property,
     parse_title,
 )
+from leadsync.emulator.notion_search import search
 from leadsync.emulator.notion_values import (
     LIST_ITEM_TYPES,
     coerce_plain,
@@ -280,6 +283,7 @@ class NotionService:
             self._list_children)
         add("PATCH", "/v1/blocks/{block_id}/children", "notion.blocks.children.append",
             self._append_children)
+        add("POST", "/v1/search", "notion.search", self._search)
         add("GET", "/v1/users", "notion.users.list", self._list_users)
         add("GET", "/v1/users/me", "notion.users.me", self._me)
         add("GET", "/v1/users/{user_id}", "notion.users.retrieve", self._retrieve_user)
@@ -569,6 +573,11 @@ class NotionService:
         # Encoded here: the hot path of paging through big tables.
         return Response(200, json.dumps(answer, ensure_ascii=False, separators=(",", ":"),
                                         check_circular=False).encode())
+
+    def _search(self, request: Request) -> dict[str, Any]:
+        body = self._body(request)
+        size = self._page_size(body.get("page_size"), "body.page_size")
+        return search(self, body, self._version(request), size)
 
     # -- pages ---------------------------------------------------------------------
 
