@@ -222,9 +222,16 @@ class LimitsConfig(_Section):
 
 
 class ReportConfig(_Section):
+    """Where ``--push`` writes reports and packets (``leadsync.reports.writers``)."""
+
+    #: Notion: the page each month's report and each packet go under (URL or id).
     notion_parent_page: NotionRef | None = None
+    #: Airtable: the base (default: the members table's) and the tables' names
+    #: (created when missing): Reports, Scores, Packets.
     airtable_base: AirtableBase | None = None
     airtable_table: Text | None = None
+    airtable_scores_table: Text | None = None
+    airtable_packets_table: Text | None = None
 
 
 class ScoringConfig(_Section):
@@ -291,7 +298,8 @@ class Config(_Section):
                         )
         for name in REQUIRED_TABLES:
             if name not in self.tables:
-                problems.append(f"tables.{name}: missing; leadsync needs signals and members")
+                problems.append(f"tables.{name}: missing; leadsync needs signals and members "
+                                "(`leadsync bootstrap` creates them in an empty workspace)")
         if problems:
             raise ValueError("\n".join(problems))
         return self
