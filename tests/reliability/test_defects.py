@@ -236,7 +236,7 @@ def test_emulator_serve_on_a_port_in_use_is_one_line() -> None:
                             env={}, timeout=120)
     assert done.returncode == 1, done.stderr
     line = one_line(done.stderr)
-    assert f"port {port} on 127.0.0.1 is already in use" in line
+    assert f"port {port} on 127.0.0.1 is in use" in line
     assert "--port 0" in line
 
 
