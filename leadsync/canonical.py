@@ -321,6 +321,11 @@ class Validated:
 
         return validated_html(self.frame, self.quarantine, self.names)
 
+    def __repr__(self) -> str:
+        rows, columns = self.frame.shape
+        return (f"<Validated: {rows:,} rows × {columns} columns in .frame, "
+                f"{len(self.quarantine):,} quarantined in .quarantine>")
+
     def raise_if_bad(self) -> pd.DataFrame:
         """The frame, or :class:`DataValidationError` listing every bad row."""
         if not self.ok:
@@ -366,7 +371,7 @@ def _valid_zone(name: str) -> bool:
         return True
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: name too long
         return False
     return True
 
@@ -432,7 +437,7 @@ def _coerce(column: Column, raw: pd.Series) -> tuple[pd.Series, pd.Series, str]:
     none = pd.Series(False, index=raw.index)
     if kind == "timestamp":
         parsed, bad = _coerce_timestamps(raw)
-        return parsed, bad, "is not a date"
+        return parsed, bad, "is not a date from 1678 to 2261"
     if kind == "boolean":
         def as_bool(v: object) -> object:
             if _is_missing(v):

@@ -18,7 +18,9 @@ Why rows are kept as decoded values, not typed SQL columns
 File safety
     - A new store is created owner-only (0600) before SQLite touches it, and
       the first connection runs under ``umask 077`` so ``-wal`` and ``-shm``
-      are 0600 too.
+      are 0600 too. An existing store (and its ``-wal``/``-shm``) that others
+      can read is made 0600 when a sync opens it, with a WARNING line saying so:
+      it holds people's names and scores.
     - ``journal_mode=WAL``: readers see the last committed state and never
       block the writer, nor the writer them. ``synchronous=FULL``: a commit
       reaches the disk before the sync moves on, so after a power cut the run
@@ -64,7 +66,7 @@ from typing import Any
 import pandas as pd
 
 from leadsync.config import Config
-from leadsync.errors import StoreCorruptError, StoreError, StoreLockedError
+from leadsync.errors import ConfigError, StoreCorruptError, StoreError, StoreLockedError
 from leadsync.records import Record, records_to_frame
 from leadsync.store_codec import decode_time, decode_values, encode_time
 from leadsync.store_schema import APPLICATION_ID, SCHEMA_VERSION, create_schema, migrate
@@ -73,6 +75,7 @@ from leadsync.tables import QUARANTINE_COLUMNS, MemberIndex, Validated, member_i
 __all__ = [
     "BatchCounts",
     "PreparedRow",
+    "PushEntry",
     "QuarantineEntry",
     "Store",
     "StoredCursor",
@@ -107,11 +110,16 @@ class SyncLock:
 
     Use as a context manager. :meth:`acquire` never waits: when another
     process holds the lock it raises :class:`StoreLockedError` naming it.
+    ``activity`` names another lock of the same kind beside it
+    (``activity="push"``: ``<store>.push.lock``, so that two pushes never
+    write into the workspace at once, while a sync may run).
     """
 
-    def __init__(self, store_path: str | os.PathLike[str]):
+    def __init__(self, store_path: str | os.PathLike[str], *, activity: str = "sync"):
         path = Path(store_path)
-        self.path = path.with_name(path.name + ".lock")
+        suffix = ".lock" if activity == "sync" else f".{activity}.lock"
+        self.path = path.with_name(path.name + suffix)
+        self.activity = activity
         self._fd: int | None = None
 
     @property
@@ -124,13 +132,22 @@ class SyncLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
-            raise StoreError(f"{self.path}: cannot open the sync lock: {exc.strerror}") from None
+            folder = self.path.parent
+            if isinstance(exc, (FileNotFoundError, NotADirectoryError)) \
+                    and not folder.is_dir():
+                store = self.path.with_name(self.path.name.removesuffix(".lock"))
+                raise StoreError(
+                    f"{store}: the folder {folder} does not exist; create it, or point "
+                    "[store] path elsewhere") from None
+            raise StoreError(f"{self.path}: cannot open the {self.activity} lock: "
+                             f"{exc.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _read_holder(fd)
             os.close(fd)
-            raise StoreLockedError(f"another leadsync sync is running{holder}; exiting") from None
+            raise StoreLockedError(f"another leadsync {self.activity} is running{holder}; "
+                                   "exiting") from None
         started = _utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
         info = json.dumps({"pid": os.getpid(), "started": started}).encode()
         os.ftruncate(fd, 0)
@@ -220,6 +237,30 @@ class StoredCursor:
     updated_at: dt.datetime | None
     #: what the sync stored with the schema snapshot (see ``leadsync.sync``); None: none yet
     schema_snapshot: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class PushEntry:
+    """What a push of a report or packet wrote into the workspace (``pushes`` row).
+
+    ``service`` is ``notion`` or ``airtable``; ``kind`` ``report`` or
+    ``packet``; ``key`` the month (``2026-10``) or month and member
+    (``2026-10/m001``); ``location`` where it went (the parent page, the
+    base). ``status``: ``creating`` (a page may exist whose id is not known
+    yet), ``writing`` (content half written), ``done``. ``state`` is the
+    writer's own JSON (what it owns on the page or in the tables).
+    """
+
+    service: str
+    kind: str
+    key: str
+    location: str
+    status: str
+    content_hash: str | None
+    object_id: str | None
+    state: dict[str, Any]
+    started_at: dt.datetime
+    finished_at: dt.datetime | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -355,7 +396,7 @@ class Store:
                             "wait for the sync", self.path, mode)
             conn.execute("PRAGMA synchronous=FULL")
             if self.writable:
-                self._warn_if_shared()
+                self._make_private()
         conn.execute("PRAGMA foreign_keys=ON")
         if version < SCHEMA_VERSION:
             self._upgrade(version, lock)
@@ -395,12 +436,23 @@ class Store:
             if own:
                 held.release()
 
-    def _warn_if_shared(self) -> None:
-        with suppress(OSError):
-            mode = stat.S_IMODE(self.path.stat().st_mode)
-            if mode & 0o077:
-                log.warning("%s is readable by other users (mode %o); `chmod 600` it",
-                            self.path, mode)
+    def _make_private(self) -> None:
+        """Make the store and its ``-wal``/``-shm`` owner-only, saying so when they were not."""
+        for path in (self.path, *(Path(f"{self.path}{s}") for s in ("-wal", "-shm"))):
+            try:
+                mode = stat.S_IMODE(path.stat().st_mode)
+            except OSError:
+                continue  # no -wal or -shm (yet)
+            if not mode & 0o077:
+                continue
+            try:
+                path.chmod(0o600)
+            except OSError as exc:
+                log.warning("%s is readable by other users (mode %o) and could not be made "
+                            "owner-only (%s); `chmod 600` it", path, mode, exc.strerror)
+            else:
+                log.warning("%s was readable by other users (mode %o); made it owner-only "
+                            "(0600): it holds people's names and scores", path, mode)
 
     def close(self) -> None:
         self._conn.close()
@@ -848,6 +900,57 @@ class Store:
             return {sid for (sid,) in conn.execute(
                 "SELECT source_id FROM quarantine WHERE table_name = ?", (table,))}
 
+    # -- what pushes wrote into the workspace (leadsync.reports.writers) ------------
+
+    _PUSH_COLUMNS = ("service, kind, key, location, status, content_hash, object_id, state, "
+                     "started_at, finished_at")
+
+    @staticmethod
+    def _push_entry(row: Sequence[Any]) -> PushEntry:
+        service, kind, key, location, status, digest, object_id, state, started, done = row
+        return PushEntry(service, kind, key, location, status, digest, object_id,
+                         json.loads(state or "{}"), dt.datetime.fromisoformat(started),
+                         decode_time(done))
+
+    def push_entry(self, service: str, kind: str, key: str, location: str) -> PushEntry | None:
+        """What the last push of ``kind`` ``key`` to ``location`` recorded, or None."""
+        with self._read() as conn:
+            row = conn.execute(
+                f"SELECT {self._PUSH_COLUMNS} FROM pushes WHERE service = ? AND kind = ? "
+                "AND key = ? AND location = ?", (service, kind, key, location)).fetchone()
+        return None if row is None else self._push_entry(row)
+
+    def push_entries(self, kind: str | None = None) -> list[PushEntry]:
+        """Every recorded push (of ``kind``), newest first."""
+        sql = f"SELECT {self._PUSH_COLUMNS} FROM pushes"
+        args: tuple[str, ...] = ()
+        if kind is not None:
+            sql += " WHERE kind = ?"
+            args = (kind,)
+        with self._read() as conn:
+            rows = conn.execute(sql + " ORDER BY started_at DESC, key", args).fetchall()
+        return [self._push_entry(r) for r in rows]
+
+    def save_push(self, entry: PushEntry) -> None:
+        """Record ``entry`` (replacing what was recorded for its key), committed at once."""
+        self._need_writable()
+        with self._write() as conn:
+            conn.execute(
+                f"INSERT OR REPLACE INTO pushes ({self._PUSH_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (entry.service, entry.kind, entry.key, entry.location, entry.status,
+                 entry.content_hash, entry.object_id,
+                 json.dumps(entry.state, sort_keys=True, separators=(",", ":")),
+                 encode_time(entry.started_at),
+                 encode_time(entry.finished_at) if entry.finished_at else None))
+
+    def forget_push(self, service: str, kind: str, key: str, location: str) -> None:
+        """Drop what was recorded for a push (its page or rows are gone upstream)."""
+        self._need_writable()
+        with self._write() as conn:
+            conn.execute("DELETE FROM pushes WHERE service = ? AND kind = ? AND key = ? "
+                         "AND location = ?", (service, kind, key, location))
+
 
 def _utc(values: pd.Series) -> pd.Series:
     """Stored ISO times as the canonical tables' dtype (tz-aware UTC, nanoseconds)."""
@@ -864,7 +967,10 @@ def store_path(config: Config) -> Path:
     """Where ``config``'s store lives: ``[store] path``, taken relative to the
     directory of the config file it was read from (so ``leadsync -c
     /srv/leadsync/leadsync.toml sync`` works from any directory)."""
-    path = Path(config.store.path).expanduser()
+    try:
+        path = Path(config.store.path).expanduser()
+    except RuntimeError as exc:  # "~someone" with no such user, or no home directory
+        raise ConfigError(f"store.path: {exc}", path=config.source) from None
     if path.is_absolute() or config.source.startswith("<"):
         return path
     return Path(config.source).resolve().parent / path

@@ -133,7 +133,7 @@ def _coerce(column: Column, raw: pd.Series) -> tuple[pd.Series, pd.Series, str]:
     none = pd.Series(False, index=raw.index)
     if kind == "timestamp":
         parsed, bad = _coerce_timestamps(raw)
-        return parsed, bad, "is not a date"
+        return parsed, bad, "is not a date from 1678 to 2261"
     if kind == "boolean":
         def as_bool(v: object) -> object:
             if _is_missing(v):
