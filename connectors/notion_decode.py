@@ -549,7 +549,7 @@ def _people(found: list[Any], cache: dict[Any, MemberRef]) -> list[Any]:
         cells: list[Any] = []
         append = cells.append
         for q in found:
-            refs = []
+            cell: list[MemberRef] = []
             for u in q["people"]:
                 person = u["person"]
                 k = (u["id"], u["name"], person["email"] if person else None)
@@ -558,8 +558,8 @@ def _people(found: list[Any], cache: dict[Any, MemberRef]) -> list[Any]:
                     if k[0].__class__ is not str:
                         raise TypeError("a user id is not text")
                     ref = cache[k] = MemberRef("person", *k)
-                refs.append(ref)
-            append(refs)
+                cell.append(ref)
+            append(cell)
         return cells
     except (KeyError, TypeError, IndexError, AttributeError):
         pass
