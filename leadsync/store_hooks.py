@@ -29,6 +29,7 @@ Checkpoints (in the order a run passes them):
 ``fetch-done``           the pull ended; the cursor has not moved
 ``cursor-before-commit`` the new cursor is written, not committed
 ``cursor-after-commit``  the cursor moved
+``frames-mid``           a table's typed columns are rewritten, not committed
 ``quarantine-mid``       a table's quarantine is being recomputed, not committed
 ``listed``               the id listing for reconciliation arrived
 ``reconcile-mid``        half of the tombstones are written, not committed
@@ -71,7 +72,7 @@ CHECKPOINTS: tuple[str, ...] = (
     "lock-acquired", "store-created", "schema-mid", "migrate-mid", "run-started",
     "table-start", "fetched", "batch-begin", "batch-mid", "batch-before-commit",
     "batch-after-commit", "fetch-done", "cursor-before-commit", "cursor-after-commit",
-    "quarantine-mid", "listed", "reconcile-mid", "reconcile-before-commit",
+    "frames-mid", "quarantine-mid", "listed", "reconcile-mid", "reconcile-before-commit",
     "reconcile-after-commit", "table-done", "run-before-finish", "run-after-finish",
     "push-creating", "push-page-created", "push-appended", "push-layout-saved",
     "push-deleted", "push-rows", "push-uploaded", "push-done",

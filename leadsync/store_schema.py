@@ -7,7 +7,7 @@ from its version to :data:`SCHEMA_VERSION` in one transaction (SQLite DDL is
 transactional, ``user_version`` included), so a crash mid-migration leaves
 the old version intact and the next open migrates again.
 
-Current schema (version 4)
+Current schema (version 5)
 --------------------------
 
 ``records``
@@ -48,6 +48,21 @@ Current schema (version 4)
     the page, the record ids it upserted, the attachments it uploaded).
     Kept in its own table with its own migration step (3 to 4), so that it
     can be renumbered without touching the other steps.
+``frames``
+    Per canonical table, its stored rows as typed columns
+    (:mod:`leadsync.store_frames`): ``format``, the stamp of the code that
+    built them (columns of another stamp are not used), ``rows``,
+    ``built_at``, and ``data``, the Arrow IPC stream. Derived from
+    ``records``; a store without it reads the same, only slower.
+``frame_changes``
+    The ``(table_name, source_id)`` of every ``records`` row inserted, changed
+    or removed since its table's ``frames`` row was written, kept by the
+    triggers ``records_changed_*`` in the same transaction as the change, for
+    tables that have a ``frames`` row: a reader merges exactly those rows into
+    the columns, and rewriting the columns empties the table's changes.
+
+Version 4 (before frames): no ``frames``, ``frame_changes`` or triggers;
+:data:`V4_SCHEMA` is its DDL.
 
 Version 3 (before pushes): no ``pushes`` table; :data:`V3_SCHEMA` is its DDL.
 
@@ -67,12 +82,12 @@ import sqlite3
 from collections.abc import Callable
 
 __all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA", "SCHEMA_VERSION", "V1_SCHEMA",
-           "V2_SCHEMA", "V3_SCHEMA", "create_schema", "migrate"]
+           "V2_SCHEMA", "V3_SCHEMA", "V4_SCHEMA", "create_schema", "migrate"]
 
 #: ``PRAGMA application_id`` of every leadsync store ("LSYN").
 APPLICATION_ID = 0x4C53594E
 #: The schema version this leadsync writes.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _RECORDS = """
 CREATE TABLE records (
@@ -174,8 +189,54 @@ _INDEXES = (
     "CREATE INDEX records_by_state ON records (table_name, deleted_at)",
 )
 
+# A rowid table (its blobs are read with incremental blob I/O, which needs the rowid).
+_FRAMES = """
+CREATE TABLE frames (
+    table_name TEXT NOT NULL UNIQUE,
+    format     TEXT NOT NULL,
+    rows       INTEGER NOT NULL,
+    built_at   TEXT NOT NULL,
+    data       BLOB NOT NULL
+)
+"""
+
+_FRAME_CHANGES = """
+CREATE TABLE frame_changes (
+    table_name TEXT NOT NULL,
+    source_id  TEXT NOT NULL,
+    PRIMARY KEY (table_name, source_id)
+) WITHOUT ROWID
+"""
+
+# Every change to a stored row is noted for its table's columns, whichever code makes it.
+_TRIGGERS = (
+    """CREATE TRIGGER records_changed_insert AFTER INSERT ON records
+       WHEN EXISTS (SELECT 1 FROM frames WHERE table_name = NEW.table_name)
+       BEGIN
+           INSERT OR IGNORE INTO frame_changes VALUES (NEW.table_name, NEW.source_id);
+       END""",
+    """CREATE TRIGGER records_changed_update
+       AFTER UPDATE OF table_name, source_id, values_json, problem, created_time,
+                       last_edited_time, deleted_at ON records
+       WHEN EXISTS (SELECT 1 FROM frames WHERE table_name IN (NEW.table_name, OLD.table_name))
+       BEGIN
+           INSERT OR IGNORE INTO frame_changes VALUES (OLD.table_name, OLD.source_id);
+           INSERT OR IGNORE INTO frame_changes VALUES (NEW.table_name, NEW.source_id);
+       END""",
+    """CREATE TRIGGER records_changed_delete AFTER DELETE ON records
+       WHEN EXISTS (SELECT 1 FROM frames WHERE table_name = OLD.table_name)
+       BEGIN
+           INSERT OR IGNORE INTO frame_changes VALUES (OLD.table_name, OLD.source_id);
+       END""",
+)
+
 #: Every statement of the current schema, in order.
-SCHEMA: tuple[str, ...] = (_META, _RECORDS, _CURSORS, _RUNS, _QUARANTINE, *_INDEXES, _PUSHES)
+SCHEMA: tuple[str, ...] = (_META, _RECORDS, _CURSORS, _RUNS, _QUARANTINE, *_INDEXES, _PUSHES,
+                           _FRAMES, _FRAME_CHANGES, *_TRIGGERS)
+
+#: The DDL of schema version 4 (for the migration's test): version 5 without the columns.
+V4_SCHEMA: tuple[str, ...] = (_META, _RECORDS, _CURSORS, _RUNS, _QUARANTINE, *_INDEXES,
+                              _PUSHES)
 
 #: The DDL of schema version 3 (for the migration's test): version 4 without ``pushes``.
 V3_SCHEMA: tuple[str, ...] = (_META, _RECORDS, _CURSORS, _RUNS, _QUARANTINE, *_INDEXES)
@@ -296,9 +357,17 @@ def _v3_to_v4(conn: sqlite3.Connection) -> None:
     conn.execute(_PUSHES)
 
 
+def _v4_to_v5(conn: sqlite3.Connection) -> None:
+    """``frames``, ``frame_changes`` and their triggers. The columns themselves are
+    built by the store right after the migration, in the same transaction
+    (:meth:`leadsync.store.Store.refresh_frame`): this module stays DDL only."""
+    for statement in (_FRAMES, _FRAME_CHANGES, *_TRIGGERS):
+        conn.execute(statement)
+
+
 #: ``MIGRATIONS[n]`` turns a version ``n`` store into version ``n + 1``.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
-    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
 
 
 def migrate(conn: sqlite3.Connection, from_version: int,

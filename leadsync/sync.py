@@ -329,7 +329,8 @@ def _pull(run: _Run, table: str, fetched: Iterable[Record],
                                            if (entries or {}).get(sid))
             else:
                 counts = store.write_batch(table, rows, quarantine=entries,
-                                           members_changed=table == "members", now=run.clock())
+                                           members_changed=table == "members", now=run.clock(),
+                                           values=[r.values for r in records])
                 changed.update(counts.changed_ids)
             seen.update(r.source_id for r in rows)
             summary.added += counts.added

@@ -40,7 +40,8 @@ FIRST_RUN = [
     "batch-begin:signals#2", "batch-mid:signals#1", "batch-mid:signals#2",
     "batch-before-commit:signals#3", "batch-after-commit:signals#1",
     "batch-after-commit:signals#3", "fetch-done:signals", "cursor-before-commit:signals",
-    "quarantine-mid:signals", "reconcile-after-commit:signals", "table-done:signals",
+    "frames-mid:members", "frames-mid:signals", "quarantine-mid:signals",
+    "reconcile-after-commit:signals", "table-done:signals",
     "run-before-finish", "run-after-finish",
 ]
 
@@ -51,7 +52,7 @@ LATER_RUN = [
     "cursor-after-commit:members", "listed:members", "fetched:signals#10",
     "batch-mid:signals", "cursor-before-commit:signals", "cursor-after-commit:signals",
     "listed:signals", "reconcile-mid:signals", "reconcile-before-commit:signals",
-    "quarantine-mid:signals", "run-before-finish",
+    "frames-mid:members", "frames-mid:signals", "quarantine-mid:signals", "run-before-finish",
 ]
 
 
