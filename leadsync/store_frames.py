@@ -61,6 +61,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import zoneinfo
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -466,6 +467,16 @@ def merge(columns: Columns, changed: Collection[str], fresh: Columns) -> Columns
     return Columns(columns.table, both.take(pa.array(taken)).combine_chunks())
 
 
+def _is_zone(name: str) -> bool:
+    """:func:`~leadsync.canonical._valid_zone`, asking the zone itself first (a zone that
+    loads is valid), so that the list of every zone is read only for a text that is none."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return _valid_zone(name)
+    return True
+
+
 def zone_flips(columns: Columns) -> list[str]:
     """Source ids of rows whose time-zone cell was judged against another zone database.
 
@@ -480,8 +491,8 @@ def zone_flips(columns: Columns) -> list[str]:
             continue
         kept = data[column.name]
         refused = data[zone_column(column.name)]
-        lost = [z for z in pc.unique(kept.drop_null()).to_pylist() if not _valid_zone(z)]
-        found = [z for z in pc.unique(refused.drop_null()).to_pylist() if _valid_zone(z)]
+        lost = [z for z in pc.unique(kept.drop_null()).to_pylist() if not _is_zone(z)]
+        found = [z for z in pc.unique(refused.drop_null()).to_pylist() if _is_zone(z)]
         mask = pc.or_(pc.is_in(kept, value_set=pa.array(lost, type=pa.large_string())),
                       pc.is_in(refused, value_set=pa.array(found, type=pa.large_string())))
         if lost or found:
