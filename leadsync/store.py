@@ -20,7 +20,8 @@ Rows as decoded values, frames from typed columns
     ``open_store(path).frame("signals")`` is the frame a live pull returns
     (same columns, dtypes, member resolution, quarantine rules) and resolution
     stays current when a member is added after the signals that name them:
-    1,000,000 signals in about 2 s (``benchmarks/store_read.py``).
+    1,000,000 signals in 0.7 s within 618 MB for the whole process, against
+    70.8 s and 2.4 GB row by row (``benchmarks/store_read.py``).
 
 File safety
     - A new store is created owner-only (0600) before SQLite touches it, and

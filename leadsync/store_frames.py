@@ -29,7 +29,7 @@ microseconds (the sort key the merge below needs).
 
 **Where they live.** In the store file itself, one row per table in the
 ``frames`` table (:mod:`leadsync.store_schema`): an Arrow IPC stream,
-zstd-compressed (about 55 MB for 1,000,000 signals), stamped with
+zstd-compressed (15 MB for 1,000,000 signals), stamped with
 :func:`frame_format`. Rows written since (``records`` changes) are listed in
 ``frame_changes`` by SQLite triggers, in the transaction that writes them, so
 a reader's snapshot of the store always has columns and changes that agree:
@@ -45,8 +45,9 @@ load).** For 1,000,000 signals: SQLite's own row-by-row reading is the
 floor of every "typed columns in SQLite" design: ``fetchall`` of twelve
 typed columns took 3.4 CPU s without the ``ORDER BY`` and 6.1 s with it,
 ADBC's Arrow reader 2.2 s and 4.0 s; a ``json_group_array`` per column
-6.3 s. The Arrow stream above reads and decompresses in about 0.4 s, and
-the vectorised step 2 takes about as long again. A Parquet file beside
+6.3 s. The Arrow stream above reads and decompresses in 0.2 to 0.5 s, and
+the whole ``Store.frame`` takes 0.7 s (0.46 CPU s, 618 MB for the whole
+process; ``benchmarks/store_read.py``), against 70.8 s and 2.4 GB row by row. A Parquet file beside
 the store took 1.9 s to read, an uncompressed Arrow file beside it 0.06 s
 (memory-mapped): kept inside SQLite, the columns cost a little more to read
 but share the store's transactions, so they can never disagree with the rows
