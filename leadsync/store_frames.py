@@ -184,12 +184,11 @@ def frame_format() -> str:
 
     digest = hashlib.sha256()
     digest.update(f"{LAYOUT}|{leadsync.__version__}|{pd.__version__}|{pa.__version__}".encode())
-    for module in (canonical, frames, store_codec):
+    for source in (canonical.__file__, frames.__file__, store_codec.__file__, __file__):
         try:
-            digest.update(Path(str(module.__file__)).read_bytes())
+            digest.update(Path(str(source)).read_bytes())
         except OSError:  # pragma: no cover - no source beside the bytecode
-            digest.update(module.__name__.encode())
-    digest.update(Path(__file__).read_bytes())
+            digest.update(str(source).encode())
     return f"{LAYOUT}:{digest.hexdigest()[:20]}"
 
 
