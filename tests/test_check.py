@@ -100,9 +100,9 @@ def test_a_malformed_id_and_an_unmapped_required_column(tmp_path: Path) -> None:
     result = check(config, tokens())
     assert result.exit_code == 2
     assert problems(result) == [
-        "problem signals: tables.signals.notion_database 'not-an-id' is not a Notion id or "
-        "database URL. Fix: paste the database's URL (Share → Copy link) or its 32-character "
-        "id",
+        "problem signals: tables.signals.notion_database is not a Notion id or a Notion URL "
+        "holding one (got 'not-an-id'). Fix: paste the database's URL (Share → Copy link) or "
+        "its 32-character id",
         "problem signals.impact: required, and tables.signals.fields maps nothing to it. "
         'Fix: add impact = "<property name>" to the fields of [tables.signals]']
 
