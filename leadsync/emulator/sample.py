@@ -449,9 +449,9 @@ _METRICS = ("p50 CI time under 10 minutes", "median review wait under 24 hours",
             "every action item closed within 30 days")
 #: Days before as_of a project of each kind starts (low, high), and how long it runs.
 _PROJECT_TIMING: Mapping[str, tuple[int, int, int, int]] = {
-    "Shadow": (220, 360, 30, 60),
-    "Pilot": (80, 250, 60, 120),
-    "Improvement": (20, 160, 60, 120),
+    "Shadow": (30, 330, 30, 60),
+    "Pilot": (20, 220, 60, 120),
+    "Improvement": (10, 160, 60, 120),
 }
 
 
