@@ -271,3 +271,11 @@ def test_a_pipeline_member_without_a_time_zone_is_named_not_dropped() -> None:
     assert region.loc["Asia", "pipeline"] == 2
     # Still in the per-member table.
     assert "f" in set(result.members["member_id"])
+
+
+def test_a_projects_frame_that_cannot_be_analysed_raises_naming_why() -> None:
+    with pytest.raises(DataValidationError, match=r"projects frame has no column.*'kind'"):
+        assess_projects(projects().drop(columns=["kind"]), team(), as_of=JULY)
+    twice = pd.concat([projects(), projects()], ignore_index=True)
+    with pytest.raises(DataValidationError, match="projects has duplicate project_id 'P1'"):
+        assess_projects(twice, team(), as_of=JULY)
