@@ -85,6 +85,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -105,11 +106,20 @@ from leadsync.errors import (
     SchemaError,
     UpstreamError,
 )
+from leadsync.fieldtypes import can_feed
 from leadsync.layout import default_fields
 from leadsync.progress import Progress
 from leadsync.records import Cursor, PullStats, Record, latest_records, records_to_frame
 from leadsync.secrets import Secret, install_scrub_filter, secret_from_env
-from leadsync.sources import FrameReader, SchemaCache, Source, SourceFactory, resolve_fields
+from leadsync.sources import (
+    FieldRef,
+    FrameReader,
+    SchemaCache,
+    Source,
+    SourceFactory,
+    infer_table,
+    resolve_fields,
+)
 from leadsync.tables import MemberIndex, Validated, schema
 
 from .airtable_decode import (
@@ -140,6 +150,7 @@ from .errors import classify_status, classify_transport
 __all__ = [
     "BATCH_SIZE",
     "DEFAULT_ENDPOINT",
+    "ENDPOINT_VARIABLE",
     "PAGE_SIZE",
     "RATE_LIMIT_WAIT_SECONDS",
     "REQUESTS_PER_SECOND",
@@ -148,6 +159,7 @@ __all__ = [
     "AirtableWriter",
     "PacedAdapter",
     "base_limiter",
+    "find_base",
     "iter_airtable",
     "read_airtable",
     "translate_error",
@@ -157,6 +169,8 @@ log = logging.getLogger("leadsync.connectors.airtable")
 
 SERVICE: Final = "airtable"
 DEFAULT_ENDPOINT = "https://api.airtable.com"
+#: Where the notebook calls find the API when not told (``leadsync emulator serve`` prints it).
+ENDPOINT_VARIABLE = "AIRTABLE_ENDPOINT_URL"
 #: Airtable's published rate: requests per second per base.
 REQUESTS_PER_SECOND = 5.0
 #: How long Airtable locks a base after a 429, when it sends no Retry-After.
@@ -175,6 +189,7 @@ SNAPSHOT_VERSION = 1
 _ITERATOR_EXPIRED = "LIST_RECORDS_ITERATOR_NOT_AVAILABLE"
 #: 422 types a listing gets when a field it names no longer exists.
 _FIELD_GONE = frozenset({"UNKNOWN_FIELD_NAME", "INVALID_FILTER_BY_FORMULA"})
+_BASE_ID = re.compile(r"^app[A-Za-z0-9]{14}$")
 _BASE_IN_URL = re.compile(r"/v0/(?:meta/bases/)?(app[A-Za-z0-9]+)(?:/|$|\?)")
 #: 422 types that are about the whole request, never one record: a batch is not bisected.
 _REQUEST_LEVEL_REJECTIONS = frozenset({
@@ -355,9 +370,19 @@ def fetch_base_schema(client: AirtableClient, base_id: str) -> tuple[AirtableTab
     return decode_base_schema(payload)
 
 
-def _resolve(mapping: Mapping[str, str], table: AirtableTable, base_id: str
+def _resolve(mapping: Mapping[str, str], table: AirtableTable, base_id: str,
+             canonical: str | None = None, configured: Mapping[str, str] | None = None
              ) -> dict[str, AirtableField]:
-    refs = resolve_fields(mapping, table.refs, where=f"airtable {base_id}/{table.name}")
+    """``mapping``'s fields in ``table``; with ``canonical`` (the canonical table read),
+    the messages name it and a gone field id falls back on its ``configured`` name."""
+    where = f"airtable {base_id}/{table.name}"
+    fits = None
+    if canonical is not None:
+        where = f"{canonical}: {where}"
+
+        def fits(column: str, ref: FieldRef) -> bool:
+            return can_feed(SERVICE, canonical, column, ref.type)
+    refs = resolve_fields(mapping, table.refs, where=where, configured=configured, fits=fits)
     return {column: table.field(ref.id) for column, ref in refs.items()}
 
 
@@ -394,6 +419,7 @@ class AirtableSource(FrameReader):
         progress: bool | None = None,
         schema_cache: Mapping[str, Any] | None = None,
         schemas: SchemaCache | None = None,
+        configured: Mapping[str, str] | None = None,
     ):
         schema(canonical)  # a clear error for an unknown canonical table
         self.client = client
@@ -401,6 +427,9 @@ class AirtableSource(FrameReader):
         self.airtable_table = airtable_table
         self.table = canonical
         self.mapping = dict(mapping) if mapping else None
+        #: column -> the field name in leadsync.toml, for messages and for the forgiving
+        #: mapping when a stored field id is gone
+        self.configured = dict(configured) if configured else None
         self.progress = progress
         #: NaN special values read as empty in non-number columns, from the last pull.
         self.notes: list[str] = []
@@ -467,7 +496,7 @@ class AirtableSource(FrameReader):
                    if spec.fields else ids) or None
         return cls(client, spec.airtable_base, spec.airtable_table, canonical=table,
                    mapping=mapping, progress=progress, schema_cache=schema_cache,
-                   schemas=schemas)
+                   schemas=schemas, configured=spec.fields)
 
     # -- schema and mapping (I/O on first use) --------------------------------
 
@@ -561,13 +590,13 @@ class AirtableSource(FrameReader):
 
     def _resolve_mapping(self, table: AirtableTable) -> dict[str, AirtableField]:
         if self.mapping is not None:
-            fields = _resolve(self.mapping, table, self.base_id)
+            fields = _resolve(self.mapping, table, self.base_id, self.table, self.configured)
         else:
             wanted = default_fields("airtable", self.table)
             fields = _resolve(
                 {c: n for c, n in wanted.items() if any(
                     f.name == n or f.id == n for f in table.fields)},
-                table, self.base_id)
+                table, self.base_id, self.table)
         self._check_required(fields, table)
         return fields
 
@@ -591,7 +620,8 @@ class AirtableSource(FrameReader):
         if missing:
             names = ", ".join(f"{f.name!r} ({f.type})" for f in table.fields)
             raise SchemaError(
-                f"airtable {self.base_id}/{table.name}: no field is mapped to the required "
+                f"{self.table}: airtable {self.base_id}/{table.name}: no field is mapped to "
+                "the required "
                 f"column(s) {', '.join(missing)} of {self.table}; pass a mapping "
                 f"(canonical column -> field name or id). The fields that exist are: {names}"
             )
@@ -1001,38 +1031,45 @@ def read_airtable(
     base: str,
     table: str,
     *,
+    canonical: str | None = None,
     mapping: Mapping[str, str] | None = None,
-    canonical: str | None = "signals",
     members: pd.DataFrame | MemberIndex | None = None,
     token: Secret | str | None = None,
-    endpoint_url: str = DEFAULT_ENDPOINT,
+    endpoint_url: str | None = None,
     progress: bool | None = None,
     rps: float | None = REQUESTS_PER_SECOND,
     cursor: Cursor | None = None,
     limiters: Limiters | None = None,
+    raw: bool = False,
 ) -> pd.DataFrame:
     """One Airtable table as a canonical frame, in one call.
 
-    ``base`` is the base id (``app…``), ``table`` a table id or name.
-    ``mapping`` maps canonical columns to field names or ids (default: the
-    seed's names that exist, :func:`~leadsync.layout.default_fields`).
-    ``members`` (a canonical members frame) resolves member references to
-    ``member_id``. The token comes from ``$AIRTABLE_TOKEN`` unless given. The
-    frame's ``attrs`` are those of :meth:`~leadsync.sources.FrameReader.pull_frame`,
-    the same for Notion: ``quarantine`` (rows that did not fit the canonical
-    table, left out of the frame; one warning says how many), ``field_ids``
-    (the resolved field ids) and ``source`` (base and table ids).
+    ``base`` is the base id (``app…``) or its name; ``table`` a table id or
+    name. ``canonical`` names the canonical table it holds (``"signals"``);
+    without it the table is inferred from ``mapping``'s columns, the table's
+    name or the seed's field names it has (:func:`~leadsync.sources.infer_table`),
+    as :func:`~leadsync.connectors.notion.read_notion` does. ``mapping`` maps
+    canonical columns to field names or ids (default: the seed's names that
+    exist, :func:`~leadsync.layout.default_fields`). ``members`` (a canonical
+    members frame) resolves member references to ``member_id``. The token
+    comes from ``$AIRTABLE_TOKEN`` unless given; the API from ``endpoint_url``,
+    else ``$AIRTABLE_ENDPOINT_URL`` (what ``leadsync emulator serve`` prints),
+    else Airtable's. The frame's ``attrs`` are those of
+    :meth:`~leadsync.sources.FrameReader.pull_frame`, the same for Notion:
+    ``quarantine`` (rows that did not fit the canonical table, each with its
+    reason and the ``url`` of its record; one warning says how many),
+    ``field_ids`` (the resolved field ids) and ``source`` (base and table ids).
     :func:`iter_airtable` gives the same rows page by page.
 
-    ``canonical=None`` returns every field instead, columns named by field
-    name and typed by field type, indexed by record id. ``limiters`` owns the
-    pacing (default: the process's, shared with every client of the base).
+    ``raw=True`` returns every field instead, columns named by field name and
+    typed by field type, indexed by record id. ``limiters`` owns the pacing
+    (default: the process's, shared with every client of the base).
     """
     source = _notebook_source(base, table, mapping=mapping, canonical=canonical, token=token,
                               endpoint_url=endpoint_url, progress=progress, rps=rps,
-                              limiters=limiters)
+                              limiters=limiters, raw=raw)
     with source:
-        if canonical is None:
+        if raw:
             return source.pull_raw()
         return source.pull_frame(cursor, members=members)
 
@@ -1041,11 +1078,11 @@ def iter_airtable(
     base: str,
     table: str,
     *,
+    canonical: str | None = None,
     mapping: Mapping[str, str] | None = None,
-    canonical: str = "signals",
     members: pd.DataFrame | MemberIndex | None = None,
     token: Secret | str | None = None,
-    endpoint_url: str = DEFAULT_ENDPOINT,
+    endpoint_url: str | None = None,
     progress: bool | None = None,
     rps: float | None = REQUESTS_PER_SECOND,
     cursor: Cursor | None = None,
@@ -1060,15 +1097,41 @@ def iter_airtable(
         yield from source.iter_pages(cursor, members=members)
 
 
+def find_base(client: AirtableClient, name: str) -> str:
+    """The id of the one base named ``name`` (case ignored) the token reaches
+    (``GET /v0/meta/bases``)."""
+    wanted = name.strip().casefold()
+    found = [b.id for b in client.bases(force=True)
+             if (b.name or "").strip().casefold() == wanted]
+    if not found:
+        raise NotFoundError(f"no base named {name!r} is open to this token; pass its id "
+                            "(the app… part of its URL)", service=SERVICE)
+    if len(found) > 1:
+        raise ConfigError(f"{len(found)} bases are named {name!r}: {', '.join(found)}; pass "
+                          "the id of the one to read")
+    return found[0]
+
+
 def _notebook_source(base: str, table: str, *, mapping: Mapping[str, str] | None,
-                     canonical: str | None, token: Secret | str | None, endpoint_url: str,
-                     progress: bool | None, rps: float | None,
-                     limiters: Limiters | None) -> AirtableSource:
+                     canonical: str | None, token: Secret | str | None,
+                     endpoint_url: str | None, progress: bool | None, rps: float | None,
+                     limiters: Limiters | None, raw: bool = False) -> AirtableSource:
     if token is None:
         token = secret_from_env("AIRTABLE_TOKEN")
         if token is None:
             raise ConfigError("AIRTABLE_TOKEN is not set; export the Airtable token in the "
                               "environment or pass token=")
-    client = AirtableClient(token, endpoint_url=endpoint_url, rps=rps, limiters=limiters)
-    return AirtableSource(client, base, table, canonical=canonical or "signals",
-                          mapping=mapping, progress=progress)
+    url = endpoint_url or os.environ.get(ENDPOINT_VARIABLE, "").strip() or DEFAULT_ENDPOINT
+    client = AirtableClient(token, endpoint_url=url, rps=rps, limiters=limiters)
+    try:
+        base_id = base if _BASE_ID.match(base.strip()) else find_base(client, base)
+        schemas = SchemaCache()  # the schema read to infer the table serves the pull too
+        if canonical is None and not raw:
+            found = AirtableSource(client, base_id, table, schemas=schemas).fetch_schema()
+            canonical = infer_table(SERVICE, title=found.name, fields=found.refs,
+                                    mapping=mapping)
+    except BaseException:
+        client.session.close()
+        raise
+    return AirtableSource(client, base_id, table, canonical=canonical or "signals",
+                          mapping=mapping, progress=progress, schemas=schemas)

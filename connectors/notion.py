@@ -83,6 +83,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -110,6 +111,7 @@ from leadsync.errors import (
     SchemaError,
     UpstreamError,
 )
+from leadsync.fieldtypes import can_feed
 from leadsync.layout import default_fields
 from leadsync.progress import Progress
 from leadsync.records import Cursor, PullStats, Record
@@ -120,6 +122,8 @@ from leadsync.sources import (
     SchemaCache,
     Source,
     SourceFactory,
+    infer_table,
+    mapped_label,
     resolve_fields,
 )
 from leadsync.tables import META_COLUMNS, MemberIndex, schema
@@ -153,6 +157,7 @@ if TYPE_CHECKING:
     from leadsync.config import Config
 
 __all__ = [
+    "BASE_URL_VARIABLE",
     "DEFAULT_BASE_URL",
     "PAGE_SIZE",
     "QUERY_CAP",
@@ -160,7 +165,9 @@ __all__ = [
     "NotionDataSource",
     "NotionSource",
     "NotionWriter",
+    "find_data_source",
     "iter_notion",
+    "looks_like_id",
     "open_data_source",
     "parse_notion_id",
     "read_notion",
@@ -177,6 +184,8 @@ _client_log = logging.getLogger("leadsync.connectors.notion.client")
 
 SERVICE: Final = "notion"
 DEFAULT_BASE_URL = "https://api.notion.com"
+#: Where the notebook calls find the API when not told (``leadsync emulator serve`` prints it).
+BASE_URL_VARIABLE = "NOTION_BASE_URL"
 #: Results per query page (Notion's maximum).
 PAGE_SIZE = 100
 #: Results one data source query returns before it stops with request_status "incomplete".
@@ -574,6 +583,46 @@ def open_data_source(api: NotionAPI, target: str, *,
     return ds
 
 
+def looks_like_id(ref: str) -> bool:
+    """Whether ``ref`` is a Notion id or a URL holding one (else it may be a title)."""
+    text = ref.strip()
+    return bool(_UUID.match(text) or _DASHED.search(text) or _HEX32.search(text)
+                or "://" in text)
+
+
+def find_data_source(api: NotionAPI, title: str) -> tuple[str, str]:
+    """``(database id, data source id)`` of the one data source titled ``title`` (case
+    ignored) among those shared with the integration, through ``POST /v1/search``.
+
+    :class:`~leadsync.errors.NotFoundError` when none is, a
+    :class:`~leadsync.errors.ConfigError` listing them when several are.
+    """
+    wanted = title.strip().casefold()
+    found: list[tuple[str, str]] = []
+    cursor: str | None = None
+    while True:
+        body: dict[str, Any] = {"query": title.strip(), "page_size": PAGE_SIZE,
+                                "filter": {"property": "object", "value": "data_source"}}
+        if cursor:
+            body["start_cursor"] = cursor
+        answer = api.call(f"search for {title!r}", api.client.search, **body)
+        for item in answer.get("results") or ():
+            if (decode_rich_text(item.get("title")) or "").strip().casefold() == wanted:
+                parent = item.get("parent") or {}
+                found.append((str(parent.get("database_id") or item["id"]), str(item["id"])))
+        cursor = answer.get("next_cursor")
+        if not answer.get("has_more") or not cursor:
+            break
+    if not found:
+        raise NotFoundError(f"no database titled {title!r} is shared with the integration "
+                            "(in Notion: ••• → Connections → add it), or pass its URL",
+                            service=SERVICE)
+    if len(found) > 1:
+        raise ConfigError(f"{len(found)} databases are titled {title!r}: "
+                          f"{', '.join(db for db, _ in found)}; pass the URL of the one to read")
+    return found[0]
+
+
 def _list_sources(sources: Sequence[Mapping[str, Any]]) -> str:
     return ", ".join(f"{s.get('name')!r} ({s.get('id')})" for s in sources) or "none"
 
@@ -605,17 +654,21 @@ def _default_mapping(table: str, available: Sequence[FieldRef]) -> dict[str, str
 
 
 def resolve_mapping(table: str, mapping: Mapping[str, str] | None,
-                    available: Sequence[FieldRef], *, where: str) -> dict[str, FieldRef]:
+                    available: Sequence[FieldRef], *, where: str,
+                    configured: Mapping[str, str] | None = None) -> dict[str, FieldRef]:
     """Canonical column -> property, by id then name; every required column present.
 
     Without ``mapping`` the seed's property names (:func:`~leadsync.layout.default_fields`)
     are used, limited to the properties that exist. The key column may stay unmapped (the page
-    id is the key then).
+    id is the key then). ``configured`` (column -> the name in ``leadsync.toml``) is what a
+    stored property id falls back on when that property is gone (see
+    :func:`~leadsync.sources.resolve_fields`).
     """
     spec = schema(table)
     wanted = dict(mapping) if mapping is not None else _default_mapping(table, available)
     wanted = {c: p for c, p in wanted.items() if c not in META_COLUMNS}
-    fields = resolve_fields(wanted, available, where=where)
+    fields = resolve_fields(wanted, available, where=where, configured=configured,
+                            fits=lambda column, ref: can_feed(SERVICE, table, column, ref.type))
     missing = [c.name for c in spec.columns
                if c.required and c.name != spec.key and c.name not in fields]
     if missing:
@@ -652,12 +705,17 @@ class NotionSource(FrameReader):
         data_source: str | None = None,
         progress: bool | None = None,
         schema_cache: Mapping[str, Any] | None = None,
+        configured: Mapping[str, str] | None = None,
+        resolved: NotionDataSource | None = None,
     ):
         schema(table)
         self.api = api
         self.target = target
         self.table = table
         self.mapping = dict(mapping) if mapping is not None else None
+        #: column -> the property name in leadsync.toml, for messages and for the
+        #: forgiving mapping when a stored property id is gone
+        self.configured = dict(configured) if configured else None
         self.data_source_name = data_source
         self.progress = progress
         self.data_source: NotionDataSource | None = None
@@ -668,6 +726,9 @@ class NotionSource(FrameReader):
         #: True while the data source and its schema come from ``schema_cache``
         #: and nothing Notion answered has contradicted them.
         self.cached = False
+        #: A data source read just before (a notebook call that looked at it to tell
+        #: which canonical table it holds): opening uses it instead of reading again.
+        self._resolved = resolved
 
     @property
     def stats(self) -> PullStats:
@@ -752,7 +813,7 @@ class NotionSource(FrameReader):
             mapping = {**(mapping or {}), **field_ids}
         return cls(api, spec.notion_database or str(spec.notion_data_source), table,
                    mapping=mapping, data_source=spec.notion_data_source, progress=progress,
-                   schema_cache=schema_cache)
+                   schema_cache=schema_cache, configured=spec.fields)
 
     def cursor(self, since: dt.datetime | None, overlap_seconds: float = 120) -> Cursor:
         """A cursor with the overlap that covers Notion's minute rounding."""
@@ -774,8 +835,9 @@ class NotionSource(FrameReader):
                     log.info("%s: the mapping does not resolve against the cached schema; "
                              "reading the schema from Notion", self.table)
                     self.schema_cache = None
-            self._use(open_data_source(self.api, self.target, data_source=self.data_source_name),
-                      cached=False)
+            fresh, self._resolved = self._resolved, None
+            self._use(fresh or open_data_source(self.api, self.target,
+                                                data_source=self.data_source_name), cached=False)
         assert self.data_source is not None
         return self.data_source
 
@@ -783,7 +845,8 @@ class NotionSource(FrameReader):
         """Resolve the mapping against ``ds`` (a SchemaError if it does not) and keep both."""
         self.cached = False
         self._fields = resolve_mapping(self.table, self.mapping, ds.properties,
-                                       where=f"{self.table}: {ds.label}")
+                                       where=f"{self.table}: {ds.label}",
+                                       configured=self.configured)
         self.data_source, self.cached = ds, cached
         return ds
 
@@ -827,13 +890,13 @@ class NotionSource(FrameReader):
         is absent was deleted, and a value of another type means a type change.
         """
         props = property_by_id(page)
-        for ref in self._fields.values():
+        for column, ref in self._fields.items():
+            label = mapped_label(column, ref.name, self.configured)
             prop = props.get(property_key(ref.id))
             if prop is None:
-                return f"property {ref.name!r} ({ref.id}) is not on page {page.get('id')}"
+                return f"{label}: property id {ref.id} is not on page {page.get('id')}"
             if prop.get("type") != ref.type:
-                return f"property {ref.name!r} is a {prop.get('type')} property now, " \
-                       f"not {ref.type}"
+                return f"{label} is a {prop.get('type')} property now, not {ref.type}"
         return None
 
     def _pages(self, filter_: Mapping[str, Any] | None, *, what: str,
@@ -904,19 +967,6 @@ class NotionSource(FrameReader):
     def fetch_deleted(self, known_ids: Iterable[str]) -> set[str]:
         """Which of ``known_ids`` are gone upstream (trashed, deleted or unshared)."""
         return set(known_ids) - self.list_ids()
-
-    def pull_frame(self, cursor: Cursor | None = None, *,
-                   members: pd.DataFrame | MemberIndex | None = None) -> pd.DataFrame:
-        """:meth:`~leadsync.sources.FrameReader.pull_frame`, plus ``attrs["notion"]``.
-
-        ``attrs["notion"]`` (``data_source_id`` and ``field_ids``) is the layout
-        these attrs had before ``attrs["source"]`` and ``attrs["field_ids"]``,
-        which both connectors now share; it is kept for notebooks that read it.
-        """
-        frame = super().pull_frame(cursor, members=members)
-        frame.attrs["notion"] = {"data_source_id": self.data_source_id,
-                                 "field_ids": self.field_ids}
-        return frame
 
     def _expand(self, page: dict[str, Any]) -> dict[str, Any]:
         """The page with each mapped, truncated value completed from the property item
@@ -1173,35 +1223,42 @@ def _as_records(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> list[Mappin
 def read_notion(
     database: str,
     *,
+    canonical: str | None = None,
     mapping: Mapping[str, str] | None = None,
-    table: str = "signals",
     members: pd.DataFrame | MemberIndex | None = None,
     token: Secret | str | None = None,
-    base_url: str = DEFAULT_BASE_URL,
+    base_url: str | None = None,
     data_source: str | None = None,
     cursor: Cursor | None = None,
     rps: float = 3.0,
     max_wait: float = 900.0,
     progress: bool | None = None,
     limiters: Limiters | None = None,
+    table: str | None = None,
 ) -> pd.DataFrame:
-    """A Notion database (id or URL) or data source id as a canonical ``table`` frame.
+    """A Notion database as a canonical frame: ``database`` is its URL, its id, a data
+    source id, or its title (found through search among what the integration sees).
 
-    ``mapping`` maps canonical columns to property names or ids (default: the
-    seed's names that exist, :func:`~leadsync.layout.default_fields`).
+    ``canonical`` names the canonical table it holds (``"signals"``); without it
+    the table is inferred from ``mapping``'s columns, the database's title or
+    the seed's property names it has (:func:`~leadsync.sources.infer_table`), as
+    :func:`~leadsync.connectors.airtable.read_airtable` does. (``table=`` is its
+    older name.) ``mapping`` maps canonical columns to property names or ids
+    (default: the seed's names that exist, :func:`~leadsync.layout.default_fields`).
     ``members`` (a canonical members frame) resolves member references to
-    ``member_id``. The token comes from ``$NOTION_TOKEN`` unless given. The
-    frame's ``attrs`` are those of :meth:`~leadsync.sources.FrameReader.pull_frame`,
-    the same for Airtable: ``quarantine`` (rows that did not fit, one warning
-    says how many), ``field_ids`` (pass them as ``mapping`` to survive
-    renames) and ``source`` (database and data source ids); ``attrs["notion"]``
-    is their older form. Long pulls show a progress bar on a terminal or in a
-    notebook, log lines otherwise. :func:`iter_notion` gives the same rows page
-    by page. ``limiters`` owns the pacing (default: the process's, shared with
-    every client of the integration).
+    ``member_id``. The token comes from ``$NOTION_TOKEN`` unless given; the API
+    from ``base_url``, else ``$NOTION_BASE_URL`` (what ``leadsync emulator serve``
+    prints), else Notion's. The frame's ``attrs`` are those of
+    :meth:`~leadsync.sources.FrameReader.pull_frame`, the same for Airtable:
+    ``quarantine`` (rows that did not fit, each with its reason and the ``url`` of
+    its page; one warning says how many), ``field_ids`` (pass them as ``mapping``
+    to survive renames) and ``source`` (database and data source ids). Long pulls
+    show a progress bar on a terminal or in a notebook, log lines otherwise.
+    :func:`iter_notion` gives the same rows page by page. ``limiters`` owns the
+    pacing (default: the process's, shared with every client of the integration).
     """
-    with _notebook_source(database, mapping=mapping, table=table, token=token,
-                          base_url=base_url, data_source=data_source, rps=rps,
+    with _notebook_source(database, mapping=mapping, canonical=_table_named(canonical, table),
+                          token=token, base_url=base_url, data_source=data_source, rps=rps,
                           max_wait=max_wait, progress=progress, limiters=limiters) as source:
         return source.pull_frame(cursor, members=members)
 
@@ -1209,34 +1266,55 @@ def read_notion(
 def iter_notion(
     database: str,
     *,
+    canonical: str | None = None,
     mapping: Mapping[str, str] | None = None,
-    table: str = "signals",
     members: pd.DataFrame | MemberIndex | None = None,
     token: Secret | str | None = None,
-    base_url: str = DEFAULT_BASE_URL,
+    base_url: str | None = None,
     data_source: str | None = None,
     cursor: Cursor | None = None,
     rps: float = 3.0,
     max_wait: float = 900.0,
     progress: bool | None = None,
     limiters: Limiters | None = None,
+    table: str | None = None,
 ) -> Iterator[pd.DataFrame]:
     """:func:`read_notion` page by page: a typed frame per page of results (100 rows),
     each with the same ``attrs`` (its ``quarantine`` holds its own page's misfits)."""
-    with _notebook_source(database, mapping=mapping, table=table, token=token,
-                          base_url=base_url, data_source=data_source, rps=rps,
+    with _notebook_source(database, mapping=mapping, canonical=_table_named(canonical, table),
+                          token=token, base_url=base_url, data_source=data_source, rps=rps,
                           max_wait=max_wait, progress=progress, limiters=limiters) as source:
         yield from source.iter_pages(cursor, members=members)
 
 
-def _notebook_source(database: str, *, mapping: Mapping[str, str] | None, table: str,
-                     token: Secret | str | None, base_url: str, data_source: str | None,
-                     rps: float, max_wait: float, progress: bool | None,
-                     limiters: Limiters | None) -> NotionSource:
-    api = NotionAPI(_token(token), base_url=base_url, rps=rps,
+def _table_named(canonical: str | None, table: str | None) -> str | None:
+    if canonical is not None and table is not None and canonical != table:
+        raise ConfigError(f"canonical={canonical!r} and table={table!r} disagree; table= is "
+                          "the older name of canonical=: pass one")
+    return canonical or table
+
+
+def _notebook_source(database: str, *, mapping: Mapping[str, str] | None,
+                     canonical: str | None, token: Secret | str | None, base_url: str | None,
+                     data_source: str | None, rps: float, max_wait: float,
+                     progress: bool | None, limiters: Limiters | None) -> NotionSource:
+    url = base_url or os.environ.get(BASE_URL_VARIABLE, "").strip() or DEFAULT_BASE_URL
+    api = NotionAPI(_token(token), base_url=url, rps=rps,
                     policy=RetryPolicy(max_wait=max_wait), limiters=limiters)
-    return NotionSource(api, database, table, mapping=mapping, data_source=data_source,
-                        progress=progress)
+    try:
+        target = database
+        if not looks_like_id(database):
+            target, data_source = find_data_source(api, database)
+        resolved = None
+        if canonical is None:
+            resolved = open_data_source(api, target, data_source=data_source)
+            canonical = infer_table(SERVICE, title=resolved.title, fields=resolved.properties,
+                                    mapping=mapping)
+    except BaseException:
+        api.close()
+        raise
+    return NotionSource(api, target, canonical, mapping=mapping, data_source=data_source,
+                        progress=progress, resolved=resolved)
 
 
 def read_notion_config(

@@ -101,9 +101,16 @@ class LimitsConfig(_Section):
 
 
 class ReportConfig(_Section):
+    """Where ``--push`` writes reports and packets (``leadsync.reports.writers``)."""
+
+    #: Notion: the page each month's report and each packet go under (URL or id).
     notion_parent_page: str | None = None
+    #: Airtable: the base (default: the members table's) and the tables' names
+    #: (created when missing): Reports, Scores, Packets.
     airtable_base: str | None = None
     airtable_table: str | None = None
+    airtable_scores_table: str | None = None
+    airtable_packets_table: str | None = None
 
 
 class ScoringConfig(_Section):
@@ -169,7 +176,8 @@ class Config(_Section):
                         )
         for name in REQUIRED_TABLES:
             if name not in self.tables:
-                problems.append(f"tables.{name}: missing; leadsync needs signals and members")
+                problems.append(f"tables.{name}: missing; leadsync needs signals and members "
+                                "(`leadsync bootstrap` creates them in an empty workspace)")
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -8,12 +8,17 @@
    2026) from the store and print it; save it as HTML (charts embedded) and
    Markdown (charts beside it) next to the store, owner-only, through the
    same writer as ``leadsync report``. A notebook can open the store with
-   ``leadsync.open_store("<out>/leadsync.db")``.
+   ``leadsync.open_store("<out>/leadsync.db")``;
+5. push the report into the emulated workspace as ``leadsync report --push``
+   does (Notion: a page of native blocks under the config's parent page;
+   Airtable: the month's Reports row and a Scores row per member), say where
+   it went, and push it again to show an unchanged month writes nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +26,12 @@ from typing import Literal
 
 import pandas as pd
 
-from leadsync.config import TOKEN_VARIABLES, load_config
+from leadsync.config import TOKEN_VARIABLES, Config, load_config
 from leadsync.emulator import Emulator, Limits, SampleOrg
 from leadsync.reports import render_text, write_report
-from leadsync.reports.job import read_report
+from leadsync.reports.job import member_records, read_report
+from leadsync.reports.writers.ledger import PushOutcome
+from leadsync.reports.writers.push import ledger_store, push_report
 from leadsync.sync import SyncSummary, run_sync
 
 __all__ = ["DemoResult", "run_demo"]
@@ -44,6 +51,8 @@ class DemoResult:
     first: SyncSummary
     nightly: SyncSummary
     report_text: str
+    #: The push into the emulated workspace, then the unchanged re-push.
+    pushed: list[PushOutcome]
 
 
 def _fresh_store(path: Path) -> None:
@@ -128,28 +137,51 @@ def run_demo(
         config = load_config(config_path)
         rate = "no rate limits" if fast else (
             "Notion's 3 requests/s" if kind == "notion" else "Airtable's 5 requests/s per base")
-        echo(f"[1/4] Emulated {kind} workspace at {emu.url} ({rate}): {len(org.members)} "
+        echo(f"[1/5] Emulated {kind} workspace at {emu.url} ({rate}): {len(org.members)} "
              f"members in {len({m['timezone'] for m in org.members})} time zones, "
              f"{len(org.signals)} signals over 12 months.")
         echo(f"      Config written to {config_path}.")
 
         first = run_sync(config, env=env, progress=progress)
-        echo(f"[2/4] First sync: {first.describe().splitlines()[0]}")
+        echo(f"[2/5] First sync: {first.describe().splitlines()[0]}")
 
         change = _a_day_passes(emu, kind, org)
         echo(f"      A day passes upstream: {change}.")
         nightly = run_sync(config, env=env, progress=progress)
-        echo(f"[3/4] Nightly sync: {nightly.describe().splitlines()[0]}")
+        echo(f"[3/5] Nightly sync: {nightly.describe().splitlines()[0]}")
 
-    # The sample's data runs to its as-of date: report on the month before it.
-    month = pd.Period(org.as_of, freq="M") - 1
-    report = read_report(config, month=month, now=None)
-    written = write_report(report, out)
-    text = render_text(report)
-    echo(f"[4/4] Report for {month.strftime('%B %Y')} (also saved to {written.files['html']} "
-         f"and {written.files['md']}):")
-    echo("")
-    echo(text)
+        # The sample's data runs to its as-of date: report on the month before it.
+        month = pd.Period(org.as_of, freq="M") - 1
+        report = read_report(config, month=month, now=None)
+        written = write_report(report, out)
+        text = render_text(report)
+        echo(f"[4/5] Report for {month.strftime('%B %Y')} (also saved to "
+             f"{written.files['html']} and {written.files['md']}):")
+        echo("")
+        echo(text)
+
+        records = member_records(config)
+        pushed: list[PushOutcome] = []
+        for _ in range(2):  # the second push finds the month unchanged
+            with ledger_store(config, dry_run=False) as store:
+                pushed += push_report(report, config, document=report.document, store=store,
+                                      env=env, progress=progress, member_records=records)
+        echo(f"[5/5] Pushed into the emulated {kind} workspace: {pushed[0].describe()}")
+        echo(f"      In the emulator: {_where(emu, kind, config, pushed[0])}")
+        echo(f"      Pushed again: {pushed[1].describe()}")
     echo(f"In a notebook: leadsync.open_store({str(store_path)!r}).frame('signals')")
     return DemoResult(out, config_path, store_path, written.files["md"], written.files["html"],
-                      first, nightly, text)
+                      first, nightly, text, pushed)
+
+
+def _where(emu: Emulator, kind: Kind, config: Config, outcome: PushOutcome) -> str:
+    """The pushed page or row as the emulator serves it (the outcome's URL is the real
+    service's, which the emulator's ids do not reach)."""
+    # outcome.url: https://www.notion.so/<page id> or https://airtable.com/<base>/<tbl>/<rec>
+    tail = outcome.url.rsplit("/", 3)
+    if kind == "notion":
+        return (f"GET {emu.url}/v1/blocks/{uuid.UUID(tail[-1])}/children (the page "
+                f"{outcome.title!r} under the parent page {config.report.notion_parent_page})")
+    base, table, record = tail[-3:]
+    return (f"GET {emu.url}/v0/{base}/{table}/{record} (the {outcome.key} row of the "
+            f"Reports table; the Scores table holds a row per member)")

@@ -7,6 +7,7 @@ caller says.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import sys
 import time
@@ -15,7 +16,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
-__all__ = ["Progress", "interactive"]
+__all__ = ["Progress", "bar_class", "interactive"]
 
 #: Where a pull's progress is logged when its caller names no logger.
 log = logging.getLogger("leadsync.connectors")
@@ -48,12 +49,8 @@ class Progress:
         self._last_log = self._started
         drawn = interactive() if show is None else show
         if drawn:
-            if "ipykernel" in sys.modules:
-                from tqdm.auto import tqdm
-            else:
-                from tqdm import tqdm
-            self._bar = tqdm(total=total, desc=what, unit=f" {unit}", leave=False,
-                             file=sys.stderr, dynamic_ncols=True)
+            self._bar = bar_class()(total=total, desc=what, unit=f" {unit}", leave=False,
+                                    file=sys.stderr, dynamic_ncols=True)
 
     def update(self, count: int = 1) -> None:
         self.done += count
@@ -93,6 +90,22 @@ class Progress:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def bar_class() -> Any:
+    """The tqdm class to draw with: a widget in Jupyter when ipywidgets is installed
+    (the ``notebook`` extra), else tqdm's text bar.
+
+    ``tqdm.auto`` in a kernel without ipywidgets warns "IProgress not found" and
+    draws text anyway; the text bar is chosen here instead, without the warning.
+    """
+    if "ipykernel" in sys.modules and importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.auto import tqdm as widget
+
+        return widget
+    from tqdm.std import tqdm as text
+
+    return text
 
 
 def interactive() -> bool:

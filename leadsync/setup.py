@@ -38,8 +38,10 @@ def render_config(
     store_path: str = "leadsync.db",
     comment_out: tuple[str, ...] = (),
     header: str = "",
+    report: Mapping[str, str] | None = None,
 ) -> str:
-    """``leadsync.toml`` text for ``sources`` (canonical table -> its location keys)."""
+    """``leadsync.toml`` text for ``sources`` (canonical table -> its location keys);
+    ``report`` fills ``[report]`` (where ``--push`` writes)."""
     lines = [header.rstrip(), ""] if header else []
     lines += ["[workspace]", f"kind = {_s(kind)}"]
     if base_url:
@@ -54,6 +56,8 @@ def render_config(
             lines.append(f"{prefix}{key} = {_s(value)}")
         lines.append(f"{prefix}fields = {_inline(default_fields(kind, item.table))}")  # type: ignore[arg-type]
     lines += ["", "[store]", f"path = {_s(store_path)}", ""]
+    if report:
+        lines += ["[report]", *(f"{k} = {_s(v)}" for k, v in report.items()), ""]
     return "\n".join(lines)
 
 
@@ -86,6 +90,15 @@ def config_template(kind: Kind) -> str:
         "[scoring]",
         "impact_weights = { Low = 1, Medium = 3, High = 9 }",
         "half_life_days = 90",
+        "",
+        "# Where `leadsync report --push` and `leadsync packet --push` write:",
+        "# [report]",
+        *(["# notion_parent_page = \"PASTE-THE-PAGE-URL-OR-ID\"   # shared with the "
+           "integration"] if kind == "notion" else
+          ["# airtable_base = \"appXXXXXXXXXXXXXX\"   # default: the members table's base",
+           "# airtable_table = \"Reports\"           # tables are created when missing",
+           "# airtable_scores_table = \"Scores\"",
+           "# airtable_packets_table = \"Packets\""]),
         "",
     ])
 

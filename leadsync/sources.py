@@ -28,12 +28,15 @@ In a notebook, :class:`FrameReader` gives each source the pair
 
 Field ids, so renames keep mapping
     ``field_ids`` (``{column: field id}``) are ids a previous run resolved the
-    mapping to. They replace the configured names before the connector
-    resolves the mapping; connectors match a mapped value by id first
+    mapping to. The connector looks them up before the configured names
     (:func:`resolve_fields`), so a property renamed upstream after the first
-    sync still maps. The sync only passes the ids of columns whose configured
-    name is the one they were resolved from: a user who edits the mapping gets
-    it resolved afresh.
+    sync still maps. When such an id is gone (the property was deleted, then
+    re-created under the configured name), the configured name is used again,
+    if the property carrying it has a type that can feed the column
+    (:mod:`leadsync.fieldtypes`), with one WARNING naming both: the forgiving
+    mapping. The sync only passes the ids of columns whose configured name is
+    the one they were resolved from: a user who edits the mapping gets it
+    resolved afresh.
 
 Schemas, read once
     ``schemas`` is a :class:`SchemaCache` the sync makes per run: sources
@@ -50,6 +53,7 @@ store, the sync and the notebook reader of the store load no HTTP client.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import importlib
 import logging
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
@@ -60,8 +64,9 @@ import pandas as pd
 
 from leadsync.config import Config
 from leadsync.errors import ConfigError, LeadsyncError, SchemaError
+from leadsync.layout import LAYOUT, default_fields
 from leadsync.records import Cursor, PullStats, Record, latest_records, records_to_frame
-from leadsync.tables import MemberIndex
+from leadsync.tables import TABLES, MemberIndex
 
 __all__ = [
     "CONNECTORS",
@@ -71,12 +76,16 @@ __all__ = [
     "Source",
     "SourceFactory",
     "TableSource",
+    "close_names",
     "concat_frames",
     "connector",
+    "infer_table",
+    "mapped_label",
     "open_source",
     "pin_field_ids",
     "resolve_fields",
     "resolve_now",
+    "row_url",
 ]
 
 log = logging.getLogger("leadsync.sources")
@@ -193,18 +202,47 @@ class FieldRef:
     type: str
 
 
+def mapped_label(column: str, wanted: str, configured: Mapping[str, str] | None) -> str:
+    """How a message names a mapped column: its column, the name the user configured in
+    ``leadsync.toml``, and the property id it stands for when that differs."""
+    name = (configured or {}).get(column)
+    if name is None or name == wanted:
+        return f"{column} -> {wanted!r}"
+    return f"{column} -> {name!r} (property id {wanted!r} from an earlier sync)"
+
+
+def _by_name(name: str, by_name: Mapping[str, FieldRef],
+             by_folded: Mapping[str, list[FieldRef]]) -> FieldRef | None:
+    found = by_name.get(name)
+    if found is None:
+        folded = by_folded.get(name.casefold(), [])
+        found = folded[0] if len(folded) == 1 else None
+    return found
+
+
 def resolve_fields(
     mapping: Mapping[str, str],
     available: Sequence[FieldRef],
     *,
     where: str,
+    configured: Mapping[str, str] | None = None,
+    fits: Callable[[str, FieldRef], bool] | None = None,
 ) -> dict[str, FieldRef]:
     """Canonical column -> the workspace field it maps to, matched by id, then by name.
 
     Matching ids first is what keeps a sync working after a rename: once a
-    mapping has been resolved, callers keep the ids. A mapped field that does
-    not exist raises :class:`~leadsync.errors.SchemaError` naming every field
-    that does. ``where`` names the table for the message.
+    mapping has been resolved, callers keep the ids. ``where`` names the table
+    for messages.
+
+    ``configured`` (column -> the name in ``leadsync.toml``) makes the mapping
+    forgiving: when ``mapping`` holds an id resolved on an earlier sync and that
+    property is gone (deleted, then re-created under the same name), the
+    property now carrying the configured name is used instead, if ``fits``
+    (column, field) says its type can feed the column, with one WARNING naming
+    both. Every message names the column, the configured name and the table.
+
+    A mapped field that does not exist raises :class:`~leadsync.errors.SchemaError`
+    naming every field that does, and the close names.
     """
     by_id = {f.id: f for f in available}
     by_name = {f.name: f for f in available}
@@ -214,12 +252,20 @@ def resolve_fields(
     resolved: dict[str, FieldRef] = {}
     missing: list[str] = []
     for column, wanted in mapping.items():
-        found = by_id.get(wanted) or by_name.get(wanted)
+        found = by_id.get(wanted) or _by_name(wanted, by_name, by_folded)
+        name = (configured or {}).get(column)
+        if found is None and name is not None and name != wanted:
+            again = _by_name(name, by_name, by_folded)
+            if again is not None and (fits is None or fits(column, again)):
+                log.warning(
+                    "%s: %s is gone; mapping %s to the property now named %r (id %r, %s) "
+                    "instead", where, mapped_label(column, wanted, configured), column,
+                    again.name, again.id, again.type)
+                found = again
         if found is None:
-            folded = by_folded.get(wanted.casefold(), [])
-            found = folded[0] if len(folded) == 1 else None
-        if found is None:
-            missing.append(f"{column} -> {wanted!r}")
+            hint = close_names(name or wanted, available)
+            missing.append(mapped_label(column, wanted, configured)
+                           + (f" (did you mean {hint}?)" if hint else ""))
         else:
             resolved[column] = found
     if missing:
@@ -229,6 +275,14 @@ def resolve_fields(
             f"The fields that exist are: {names}"
         )
     return resolved
+
+
+def close_names(name: str, available: Sequence[FieldRef], n: int = 2) -> str:
+    """``'Impact level' (select)`` and the like: the fields whose names are close to
+    ``name`` (empty when none is)."""
+    names = {f.name.casefold(): f for f in available}
+    close = difflib.get_close_matches(name.casefold(), list(names), n=n, cutoff=0.6)
+    return " or ".join(f"{names[c].name!r} ({names[c].type})" for c in close)
 
 
 class SchemaCache:
@@ -271,7 +325,8 @@ class FrameReader:
     member references to ``member_id``. Every frame carries the same ``attrs``
     for both services:
 
-    - ``quarantine``: the rows that did not fit, each with its reason;
+    - ``quarantine``: the rows that did not fit, each with its reason and the
+      ``url`` of its page or record, to open and fix it;
     - ``field_ids``: canonical column -> field id (pass it as the mapping next
       time to survive renames);
     - ``source``: :attr:`Source.identity` (service, table and upstream ids).
@@ -347,14 +402,74 @@ def _label(source: Source) -> str:
     return f"{source.service} {source.table} ({upstream})"
 
 
+def row_url(identity: Mapping[str, str], source_id: str) -> str | None:
+    """Where a row of the upstream table ``identity`` names can be opened and fixed:
+    a Notion page at ``https://www.notion.so/<id>``, an Airtable record at
+    ``https://airtable.com/<base>/<table>/<record>`` (None for another service)."""
+    if identity.get("service") == "notion":
+        return f"https://www.notion.so/{source_id.replace('-', '')}"
+    if identity.get("service") == "airtable" and identity.get("base_id") and \
+            identity.get("table_id"):
+        return f"https://airtable.com/{identity['base_id']}/{identity['table_id']}/{source_id}"
+    return None
+
+
 def _framed(source: Source, records: Iterable[Record],
             members: pd.DataFrame | MemberIndex | None) -> pd.DataFrame:
     result = records_to_frame(source.table, records, members=members)
     frame = result.frame
-    frame.attrs["quarantine"] = result.quarantine
+    identity = dict(source.identity)
+    quarantine = result.quarantine.copy()
+    # the page or record to open and fix, beside its id
+    quarantine.insert(2, "url", pd.Series(
+        [row_url(identity, str(sid)) if isinstance(sid, str) else None
+         for sid in quarantine["source_id"]], index=quarantine.index, dtype="string"))
+    frame.attrs["quarantine"] = quarantine
     frame.attrs["field_ids"] = dict(source.field_ids)
-    frame.attrs["source"] = dict(source.identity)
+    frame.attrs["source"] = identity
     return frame
+
+
+def infer_table(service: str, *, title: str, fields: Sequence[FieldRef],
+                mapping: Mapping[str, str] | None = None) -> str:
+    """Which canonical table a workspace table holds, for a notebook call that did not say.
+
+    In order: the only canonical table with every column of ``mapping``; the
+    table whose title or name it carries (``Leadership Signals``, ``Members``,
+    ``signals``); the one table whose required columns all have their seed
+    names (:func:`~leadsync.layout.default_fields`) among ``fields``. Otherwise a
+    :class:`~leadsync.errors.ConfigError` asks for ``canonical=``.
+    """
+    candidates = list(TABLES)
+    if mapping:
+        fit = [t for t in TABLES if set(mapping) <= set(TABLES[t].column_names)]
+        if len(fit) == 1:
+            return fit[0]
+        candidates = fit or candidates
+    folded = title.strip().casefold()
+    for item in LAYOUT:
+        names = {item.table, item.notion_title.casefold(), item.airtable_name.casefold()}
+        if item.table in candidates and folded in names:
+            return item.table
+    present = {f.name.casefold() for f in fields}
+    scores: dict[str, int] = {}
+    for table in candidates:
+        try:
+            defaults = default_fields(service, table)  # type: ignore[arg-type]
+        except KeyError:
+            continue
+        spec = TABLES[table]
+        required = [c.name for c in spec.columns if c.required and c.name != spec.key]
+        if all(defaults.get(c, "\0").casefold() in present for c in required):
+            scores[table] = sum(n.casefold() in present for n in defaults.values())
+    if scores:
+        best = max(scores.values())
+        winners = [t for t, n in scores.items() if n == best]
+        if len(winners) == 1:
+            return winners[0]
+    raise ConfigError(
+        f"cannot tell which canonical table {title!r} holds; pass canonical= one of "
+        f"{', '.join(candidates)}")
 
 
 # ---------------------------------------------------------------------------
@@ -407,9 +522,12 @@ def open_source(config: Config, table: str, *, env: Mapping[str, str] | None = N
     request: the source's first request (its query) is then where such errors
     show. The connector draws no progress bar: the sync shows one per table.
     """
-    pinned = pin_field_ids(config, table, field_ids)
+    if table not in config.tables:
+        raise ConfigError(f"tables.{table}: not configured", path=config.source)
     make = connector(config.workspace.kind)
-    source = make(pinned, table, env=env, field_ids=field_ids, stats=stats,
+    # The config keeps the configured names: the connector reads the ids first and falls
+    # back on the names when an id is gone (the forgiving mapping, resolve_fields).
+    source = make(config, table, env=env, field_ids=field_ids, stats=stats,
                   schema_cache=schema_cache, schemas=schemas)
     source.open()
     return source

@@ -73,6 +73,7 @@ from leadsync.tables import QUARANTINE_COLUMNS, MemberIndex, Validated, member_i
 __all__ = [
     "BatchCounts",
     "PreparedRow",
+    "PushEntry",
     "QuarantineEntry",
     "Store",
     "StoredCursor",
@@ -107,11 +108,16 @@ class SyncLock:
 
     Use as a context manager. :meth:`acquire` never waits: when another
     process holds the lock it raises :class:`StoreLockedError` naming it.
+    ``activity`` names another lock of the same kind beside it
+    (``activity="push"``: ``<store>.push.lock``, so that two pushes never
+    write into the workspace at once, while a sync may run).
     """
 
-    def __init__(self, store_path: str | os.PathLike[str]):
+    def __init__(self, store_path: str | os.PathLike[str], *, activity: str = "sync"):
         path = Path(store_path)
-        self.path = path.with_name(path.name + ".lock")
+        suffix = ".lock" if activity == "sync" else f".{activity}.lock"
+        self.path = path.with_name(path.name + suffix)
+        self.activity = activity
         self._fd: int | None = None
 
     @property
@@ -124,13 +130,15 @@ class SyncLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
-            raise StoreError(f"{self.path}: cannot open the sync lock: {exc.strerror}") from None
+            raise StoreError(f"{self.path}: cannot open the {self.activity} lock: "
+                             f"{exc.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _read_holder(fd)
             os.close(fd)
-            raise StoreLockedError(f"another leadsync sync is running{holder}; exiting") from None
+            raise StoreLockedError(f"another leadsync {self.activity} is running{holder}; "
+                                   "exiting") from None
         started = _utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
         info = json.dumps({"pid": os.getpid(), "started": started}).encode()
         os.ftruncate(fd, 0)
@@ -220,6 +228,30 @@ class StoredCursor:
     updated_at: dt.datetime | None
     #: what the sync stored with the schema snapshot (see ``leadsync.sync``); None: none yet
     schema_snapshot: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class PushEntry:
+    """What a push of a report or packet wrote into the workspace (``pushes`` row).
+
+    ``service`` is ``notion`` or ``airtable``; ``kind`` ``report`` or
+    ``packet``; ``key`` the month (``2026-10``) or month and member
+    (``2026-10/m001``); ``location`` where it went (the parent page, the
+    base). ``status``: ``creating`` (a page may exist whose id is not known
+    yet), ``writing`` (content half written), ``done``. ``state`` is the
+    writer's own JSON (what it owns on the page or in the tables).
+    """
+
+    service: str
+    kind: str
+    key: str
+    location: str
+    status: str
+    content_hash: str | None
+    object_id: str | None
+    state: dict[str, Any]
+    started_at: dt.datetime
+    finished_at: dt.datetime | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -847,6 +879,57 @@ class Store:
         with self._read() as conn:
             return {sid for (sid,) in conn.execute(
                 "SELECT source_id FROM quarantine WHERE table_name = ?", (table,))}
+
+    # -- what pushes wrote into the workspace (leadsync.reports.writers) ------------
+
+    _PUSH_COLUMNS = ("service, kind, key, location, status, content_hash, object_id, state, "
+                     "started_at, finished_at")
+
+    @staticmethod
+    def _push_entry(row: Sequence[Any]) -> PushEntry:
+        service, kind, key, location, status, digest, object_id, state, started, done = row
+        return PushEntry(service, kind, key, location, status, digest, object_id,
+                         json.loads(state or "{}"), dt.datetime.fromisoformat(started),
+                         decode_time(done))
+
+    def push_entry(self, service: str, kind: str, key: str, location: str) -> PushEntry | None:
+        """What the last push of ``kind`` ``key`` to ``location`` recorded, or None."""
+        with self._read() as conn:
+            row = conn.execute(
+                f"SELECT {self._PUSH_COLUMNS} FROM pushes WHERE service = ? AND kind = ? "
+                "AND key = ? AND location = ?", (service, kind, key, location)).fetchone()
+        return None if row is None else self._push_entry(row)
+
+    def push_entries(self, kind: str | None = None) -> list[PushEntry]:
+        """Every recorded push (of ``kind``), newest first."""
+        sql = f"SELECT {self._PUSH_COLUMNS} FROM pushes"
+        args: tuple[str, ...] = ()
+        if kind is not None:
+            sql += " WHERE kind = ?"
+            args = (kind,)
+        with self._read() as conn:
+            rows = conn.execute(sql + " ORDER BY started_at DESC, key", args).fetchall()
+        return [self._push_entry(r) for r in rows]
+
+    def save_push(self, entry: PushEntry) -> None:
+        """Record ``entry`` (replacing what was recorded for its key), committed at once."""
+        self._need_writable()
+        with self._write() as conn:
+            conn.execute(
+                f"INSERT OR REPLACE INTO pushes ({self._PUSH_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (entry.service, entry.kind, entry.key, entry.location, entry.status,
+                 entry.content_hash, entry.object_id,
+                 json.dumps(entry.state, sort_keys=True, separators=(",", ":")),
+                 encode_time(entry.started_at),
+                 encode_time(entry.finished_at) if entry.finished_at else None))
+
+    def forget_push(self, service: str, kind: str, key: str, location: str) -> None:
+        """Drop what was recorded for a push (its page or rows are gone upstream)."""
+        self._need_writable()
+        with self._write() as conn:
+            conn.execute("DELETE FROM pushes WHERE service = ? AND kind = ? AND key = ? "
+                         "AND location = ?", (service, kind, key, location))
 
 
 def _utc(values: pd.Series) -> pd.Series:

@@ -1,4 +1,4 @@
-"""Testing hook: kill the process at a named point of a sync, deterministically.
+"""Testing hook: kill the process at a named point of a sync or a push, deterministically.
 
 Set ``LEADSYNC_CRASH_AT`` to a checkpoint spec and the process sends itself
 SIGKILL when the sync passes that point: no ``finally`` block, no atexit, no
@@ -39,6 +39,20 @@ Checkpoints (in the order a run passes them):
 ``run-after-finish``     the run log says ``ok``; the lock is still held
 =======================  ==========================================================
 
+Checkpoints of a push into the workspace (``leadsync report --push``,
+``leadsync packet --push``; TABLE is ``notion`` or ``airtable``):
+
+=======================  ==========================================================
+``push-creating``        the store says a page is being created; not asked for yet
+``push-page-created``    the page exists upstream; the store does not know its id
+``push-appended``        one more append of new blocks is in (counts appends)
+``push-layout-saved``    the new blocks are recorded; the old ones not yet deleted
+``push-deleted``         one more old block is deleted (counts deletions)
+``push-rows``            one more batch of rows is upserted (new ids noted each second)
+``push-uploaded``        one more attachment is uploaded, the fields not yet set
+``push-done``            the push is recorded as finished
+=======================  ==========================================================
+
 Without the variable every checkpoint is a no-op costing one dict lookup.
 """
 
@@ -59,6 +73,8 @@ CHECKPOINTS: tuple[str, ...] = (
     "batch-after-commit", "fetch-done", "cursor-before-commit", "cursor-after-commit",
     "quarantine-mid", "listed", "reconcile-mid", "reconcile-before-commit",
     "reconcile-after-commit", "table-done", "run-before-finish", "run-after-finish",
+    "push-creating", "push-page-created", "push-appended", "push-layout-saved",
+    "push-deleted", "push-rows", "push-uploaded", "push-done",
 )
 
 _SPEC = re.compile(r"^(?P<name>[a-z-]+)(?::(?P<table>[a-z_]+))?(?:#(?P<n>\d+))?$")

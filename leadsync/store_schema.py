@@ -7,7 +7,7 @@ from its version to :data:`SCHEMA_VERSION` in one transaction (SQLite DDL is
 transactional, ``user_version`` included), so a crash mid-migration leaves
 the old version intact and the next open migrates again.
 
-Current schema (version 3)
+Current schema (version 4)
 --------------------------
 
 ``records``
@@ -37,6 +37,19 @@ Current schema (version 3)
     reason, the record and when it was seen; one entry per ``(table_name, source_id)``.
 ``meta``
     Free key/value facts: the leadsync version that created the store, migrations.
+``pushes``
+    What each push of a report or a promotion packet into the workspace wrote,
+    one row per ``(service, kind, key, location)`` (e.g. ``notion``,
+    ``report``, ``2026-10``, the parent page id): ``status`` (``creating``: a
+    page is being created, its id not known yet; ``writing``: content is being
+    written; ``done``), ``content_hash`` of the last complete push,
+    ``object_id`` (the Notion page, the Airtable record of the month) and
+    ``state``, JSON the writer owns (the block ids and hashes leadsync owns on
+    the page, the record ids it upserted, the attachments it uploaded).
+    Kept in its own table with its own migration step (3 to 4), so that it
+    can be renumbered without touching the other steps.
+
+Version 3 (before pushes): no ``pushes`` table; :data:`V3_SCHEMA` is its DDL.
 
 Version 2 (before schema snapshots): ``cursors`` had no ``schema_snapshot``;
 :data:`V2_SCHEMA` is its DDL.
@@ -54,12 +67,12 @@ import sqlite3
 from collections.abc import Callable
 
 __all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA", "SCHEMA_VERSION", "V1_SCHEMA",
-           "V2_SCHEMA", "create_schema", "migrate"]
+           "V2_SCHEMA", "V3_SCHEMA", "create_schema", "migrate"]
 
 #: ``PRAGMA application_id`` of every leadsync store ("LSYN").
 APPLICATION_ID = 0x4C53594E
 #: The schema version this leadsync writes.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _RECORDS = """
 CREATE TABLE records (
@@ -141,12 +154,31 @@ CREATE TABLE quarantine (
 
 _META = "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID"
 
+_PUSHES = """
+CREATE TABLE pushes (
+    service      TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    location     TEXT NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('creating', 'writing', 'done')),
+    content_hash TEXT,
+    object_id    TEXT,
+    state        TEXT NOT NULL DEFAULT '{}',
+    started_at   TEXT NOT NULL,
+    finished_at  TEXT,
+    PRIMARY KEY (service, kind, key, location)
+) WITHOUT ROWID
+"""
+
 _INDEXES = (
     "CREATE INDEX records_by_state ON records (table_name, deleted_at)",
 )
 
 #: Every statement of the current schema, in order.
-SCHEMA: tuple[str, ...] = (_META, _RECORDS, _CURSORS, _RUNS, _QUARANTINE, *_INDEXES)
+SCHEMA: tuple[str, ...] = (_META, _RECORDS, _CURSORS, _RUNS, _QUARANTINE, *_INDEXES, _PUSHES)
+
+#: The DDL of schema version 3 (for the migration's test): version 4 without ``pushes``.
+V3_SCHEMA: tuple[str, ...] = (_META, _RECORDS, _CURSORS, _RUNS, _QUARANTINE, *_INDEXES)
 
 #: The DDL of schema version 2 (for the migration's test): version 3 without
 #: ``cursors.schema_snapshot``.
@@ -259,8 +291,14 @@ def _v2_to_v3(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE cursors ADD COLUMN schema_snapshot TEXT")
 
 
+def _v3_to_v4(conn: sqlite3.Connection) -> None:
+    """The ``pushes`` table (empty: nothing was pushed before it existed)."""
+    conn.execute(_PUSHES)
+
+
 #: ``MIGRATIONS[n]`` turns a version ``n`` store into version ``n + 1``.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def migrate(conn: sqlite3.Connection, from_version: int,

@@ -336,6 +336,11 @@ class Validated:
 
         return validated_html(self.frame, self.quarantine, self.names)
 
+    def __repr__(self) -> str:
+        rows, columns = self.frame.shape
+        return (f"<Validated: {rows:,} rows × {columns} columns in .frame, "
+                f"{len(self.quarantine):,} quarantined in .quarantine>")
+
     def raise_if_bad(self) -> pd.DataFrame:
         """The frame, or :class:`DataValidationError` listing every bad row."""
         if not self.ok:

@@ -444,8 +444,8 @@ def compose(report: ReportModel, *, charts: bool = True) -> Document:
                if charts else {})
     subtitle = (f"{report.members:,} members, {report.signals:,} signals on record, "
                 f"as of {report.as_of:%-d %B %Y}")
-    if report.generated_at is not None:
-        subtitle += f" · made {report.generated_at:%Y-%m-%d %H:%M} UTC"
+    made = (f"made {report.generated_at:%Y-%m-%d %H:%M} UTC"
+            if report.generated_at is not None else "")
     sections = (
         _summary(report), _scores(report, figures), _trend(report), _evidence(report),
         _ninebox(report, figures), _activity(report, figures),
@@ -453,7 +453,7 @@ def compose(report: ReportModel, *, charts: bool = True) -> Document:
         _promotions(report), _mentorship(report), _quiet(report), _sprint(report),
         _projects(report, figures), _data_quality(report),
     )
-    return Document(report.title, subtitle, _lead(report), sections, report.headline)
+    return Document(report.title, subtitle, _lead(report), sections, report.headline, made)
 
 
 #: Documents already laid out, per report (charts are the slow part, and the

@@ -152,7 +152,7 @@ class Chart:
     key: str
     title: str
     alt: str
-    png: bytes
+    png: bytes = field(repr=False)
     #: Pixels of the PNG, and the resolution it was drawn at (dots per inch).
     width: int
     height: int
@@ -161,6 +161,10 @@ class Chart:
     @property
     def filename(self) -> str:
         return f"chart-{self.key}.png"
+
+    def _repr_png_(self) -> bytes:
+        """The chart itself when a notebook shows it."""
+        return self.png
 
     @property
     def css_size(self) -> tuple[int, int]:
@@ -188,13 +192,25 @@ class Section:
 
 @dataclass(frozen=True, eq=False)
 class Document:
-    """A whole report: ``title``, a ``lead`` (callouts at the top), then ``sections``."""
+    """A whole report: ``title``, a ``lead`` (callouts at the top), then ``sections``.
+
+    ``made`` says when the rendering was made (``"made 2026-11-02 08:00 UTC"``);
+    it is kept apart from ``subtitle`` because it changes on every run while
+    the content does not: a workspace writer leaves it out, so that pushing
+    the same month twice finds nothing changed. :attr:`byline` is both.
+    """
 
     title: str
     subtitle: str
     lead: tuple[Callout, ...]
     sections: tuple[Section, ...]
     headline: dict[str, float | int | str] = field(default_factory=dict)
+    made: str = ""
+
+    @property
+    def byline(self) -> str:
+        """The subtitle, then when it was made (if said)."""
+        return f"{self.subtitle} · {self.made}" if self.made else self.subtitle
 
     @property
     def charts(self) -> list[Chart]:

@@ -2,7 +2,11 @@
 
 :func:`run_report` reads the local store through its public methods (the
 nightly sync keeps it fresh), builds the month's report as of the end of the
-month in UTC, and writes it with :func:`~leadsync.reports.write.write_report`.
+month in UTC, and writes it with :func:`~leadsync.reports.write.write_report`;
+with ``push`` it also pushes it into the workspace
+(:func:`~leadsync.reports.writers.push.push_report`: a Notion page, or the
+Reports and Scores rows in Airtable), recording what it wrote in the store.
+A ``dry_run`` push writes nothing, not even the local files.
 The time of the run comes in as ``now`` (the command passes the clock), so
 the job is reproducible in tests.
 
@@ -20,22 +24,25 @@ import datetime as dt
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from leadsync.connectors.base import Limiters
 from leadsync.reports.links import row_links
 from leadsync.reports.model import SyncStamp, last_complete_month, month_end
 from leadsync.reports.report import LeadershipReport, build_report
 from leadsync.reports.write import FORMATS, WrittenReport, write_report
+from leadsync.reports.writers.ledger import PushOutcome
 
 from leadsync.config import Config
 from leadsync.errors import ConfigError, StoreError
 from leadsync.store import open_store, store_path
 from leadsync.tables import TABLES
 
-__all__ = ["STALE_AFTER", "ReportRun", "parse_month", "read_report", "run_report"]
+__all__ = ["STALE_AFTER", "ReportRun", "member_records", "parse_month", "read_frames",
+           "read_report", "run_report"]
 
 #: A store last synced longer ago than this is warned about.
 STALE_AFTER = dt.timedelta(days=3)
@@ -61,17 +68,24 @@ def parse_month(text: str | None, *, now: dt.datetime) -> pd.Period:
 
 @dataclass
 class ReportRun:
-    """What :func:`run_report` did: the report, the files, and the warnings to show."""
+    """What :func:`run_report` did: the report, the files, the pushes and the warnings."""
 
     report: LeadershipReport
-    written: WrittenReport
+    written: WrittenReport | None
     warnings: list[str] = field(default_factory=list)
+    pushed: list[PushOutcome] = field(default_factory=list)
 
     def describe(self) -> str:
-        files = ", ".join(str(p) for p in self.written.files.values())
-        charts = f" and {len(self.written.charts)} chart images" if self.written.charts else ""
-        return (f"wrote the {self.report.title.split(': ', 1)[1]} report "
-                f"(as of {self.report.as_of:%Y-%m-%d}, end of day UTC) to {files}{charts}")
+        lines = []
+        month = self.report.title.split(": ", 1)[1]
+        if self.written is not None:
+            files = ", ".join(str(p) for p in self.written.files.values())
+            charts = (f" and {len(self.written.charts)} chart images" if self.written.charts
+                      else "")
+            lines.append(f"wrote the {month} report (as of {self.report.as_of:%Y-%m-%d}, "
+                         f"end of day UTC) to {files}{charts}")
+        lines += [outcome.describe() for outcome in self.pushed]
+        return "\n".join(lines)
 
     def to_json(self) -> str:
         sync = self.report.sync
@@ -79,11 +93,13 @@ class ReportRun:
             "status": "ok",
             "month": self.report.month,
             "as_of": self.report.as_of.isoformat(),
-            **self.written.to_dict(),
+            **(self.written.to_dict() if self.written is not None else
+               {"directory": None, "files": {}, "charts": []}),
             "sync": {"run_id": sync.run_id, "finished_at": sync.finished_at.isoformat()}
             if sync else None,
             "warnings": self.warnings,
             "headline": self.report.headline,
+            "pushed": [outcome.to_dict() for outcome in self.pushed],
         }, indent=2)
 
 
@@ -95,12 +111,11 @@ def _last_sync(runs: pd.DataFrame) -> SyncStamp | None:
     return SyncStamp(int(newest["id"]), pd.Timestamp(newest["finished_at"]))
 
 
-def read_report(config: Config, *, month: pd.Period,
-                now: dt.datetime | None) -> LeadershipReport:
-    """The report for ``month`` from ``config``'s store, as of the end of the month (UTC).
+def read_frames(config: Config) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, SyncStamp]:
+    """``config``'s tables from its store, the quarantine, and the sync they reflect.
 
-    ``now`` stamps the report and decides whether the store is stale; None
-    (the demo, a fixed example) leaves both out.
+    Raises :class:`~leadsync.errors.StoreError` when the store has nothing to
+    report on (no finished sync, no members or signals).
     """
     path = store_path(config)
     with open_store(path) as store:
@@ -114,6 +129,17 @@ def read_report(config: Config, *, month: pd.Period,
         empty = "members" if frames["members"].empty else "signals"
         raise StoreError(f"{path}: nothing to report on, the store has no {empty}; "
                          "run `leadsync sync` first")
+    return frames, quarantine, sync
+
+
+def read_report(config: Config, *, month: pd.Period,
+                now: dt.datetime | None) -> LeadershipReport:
+    """The report for ``month`` from ``config``'s store, as of the end of the month (UTC).
+
+    ``now`` stamps the report and decides whether the store is stale; None
+    (the demo, a fixed example) leaves both out.
+    """
+    frames, quarantine, sync = read_frames(config)
     return build_report(
         frames, as_of=month_end(month),
         impact_weights=config.scoring.impact_weights,
@@ -123,6 +149,17 @@ def read_report(config: Config, *, month: pd.Period,
     )
 
 
+def member_records(config: Config) -> dict[str, str] | None:
+    """Member id -> the member's Airtable record id (its ``source_id``), for the Scores
+    rows' link; None for a Notion workspace."""
+    if config.workspace.kind != "airtable" or "members" not in config.tables:
+        return None
+    with open_store(store_path(config)) as store:
+        members = store.frame("members")
+    return {str(m): str(s) for m, s in zip(members["member_id"], members["source_id"],
+                                           strict=True) if pd.notna(m) and pd.notna(s)}
+
+
 def run_report(
     config: Config,
     *,
@@ -130,19 +167,49 @@ def run_report(
     out_dir: str | os.PathLike[str] | None = None,
     formats: Iterable[str] = ("html", "md"),
     now: dt.datetime,
+    push: bool = False,
+    dry_run: bool = False,
+    force: bool = False,
+    env: Mapping[str, str] | None = None,
+    progress: bool | None = None,
+    limiters: Limiters | None = None,
 ) -> ReportRun:
-    """Build ``month``'s report (default: the last complete one) and write it.
+    """Build ``month``'s report (default: the last complete one), write it and, with
+    ``push``, push it into the workspace.
 
     ``out_dir`` defaults to ``leadsync-reports/<month>`` in the working
-    directory. See the module doc for the errors.
+    directory. ``dry_run`` (with ``push``) says what the push would do and
+    writes nothing at all; ``force`` rewrites the page or rows even when the
+    content is unchanged (bringing back blocks or rows deleted by hand).
+    See the module doc for the errors.
     """
     chosen = list(formats)
     unknown = [f for f in chosen if f not in FORMATS]
     if unknown or not chosen:
         raise ConfigError(f"{','.join(chosen) or 'nothing'}: formats are "
                           f"{', '.join(FORMATS)} (comma-separated)", key="--format")
+    if dry_run and not push:
+        raise ConfigError("goes with --push (it says what a push would do)",
+                          key="--dry-run")
     period = parse_month(month, now=now)
+    if push:
+        config.token(env)  # a missing token is a usage error before anything is built
     report = read_report(config, month=period, now=now)
     out = Path(out_dir) if out_dir is not None else Path("leadsync-reports") / str(period)
-    written = write_report(report, out, formats=chosen)
-    return ReportRun(report, written, list(report.warnings))
+    written = None if dry_run else write_report(report, out, formats=chosen)
+    pushed: list[PushOutcome] = []
+    if push:
+        from leadsync.reports.writers.push import ledger_store, push_report
+
+        from leadsync.store_hooks import CrashPoints
+
+        records = member_records(config)
+        with ledger_store(config, dry_run=dry_run) as store:
+            pushed = push_report(report, config, document=report.document, store=store,
+                                 env=env, dry_run=dry_run, force=force, progress=progress,
+                                 checkpoint=CrashPoints.from_env(), limiters=limiters,
+                                 member_records=records)
+    warnings = list(report.warnings)
+    for outcome in pushed:
+        warnings += outcome.notes
+    return ReportRun(report, written, warnings, pushed)

@@ -83,7 +83,7 @@ def _block(block: Block, image_prefix: str) -> list[str]:
 
 def render_document(document: Document, *, image_prefix: str = "") -> str:
     """A :class:`Document` as Markdown; images are linked as ``image_prefix + filename``."""
-    out = [f"# {markdown_text(document.title)}", "", f"*{markdown_text(document.subtitle)}*"]
+    out = [f"# {markdown_text(document.title)}", "", f"*{markdown_text(document.byline)}*"]
     for callout in document.lead:
         out += ["", *_block(callout, image_prefix)]
     out += ["", "**Contents:** " + " · ".join(

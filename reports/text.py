@@ -41,7 +41,7 @@ def _table(table: Table) -> list[str]:
 
 
 def render_document_text(document: Document) -> str:
-    out = [one_line(document.title), one_line(document.subtitle)]
+    out = [one_line(document.title), one_line(document.byline)]
     for callout in document.lead:
         out.append(("Warning: " if callout.tone == "warning" else "") + one_line(callout.text))
     for section in document.sections:

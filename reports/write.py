@@ -27,7 +27,7 @@ from leadsync.reports.model import ReportModel
 
 from leadsync.errors import ReportWriteError
 
-__all__ = ["FORMATS", "WrittenReport", "write_file", "write_report"]
+__all__ = ["FORMATS", "WrittenReport", "write_document", "write_file", "write_report"]
 
 #: Formats :func:`write_report` can write, and the file each goes to.
 FORMATS: dict[str, str] = {"html": "report.html", "md": "report.md"}
@@ -95,13 +95,16 @@ def _check_formats(formats: Iterable[str]) -> list[str]:
 
 
 def write_document(document: Document, directory: str | os.PathLike[str], *,
-                   formats: Iterable[str] = ("html", "md"), anchor: str = "ls") -> WrittenReport:
-    """Render ``document`` in ``formats`` and save it in ``directory`` (see the module doc)."""
+                   formats: Iterable[str] = ("html", "md"), anchor: str = "ls",
+                   stem: str = "report") -> WrittenReport:
+    """Render ``document`` in ``formats`` and save it in ``directory`` (see the module doc),
+    as ``<stem>.html`` and ``<stem>.md`` (``stem`` is leadsync's, never workspace text)."""
     chosen = _check_formats(formats)
     out = Path(directory)
+    names = {kind: f"{stem}{Path(name).suffix}" for kind, name in FORMATS.items()}
     try:
         out.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-        _remove_leftovers(out, [*FORMATS.values(), *(c.filename for c in document.charts)])
+        _remove_leftovers(out, [*names.values(), *(c.filename for c in document.charts)])
         files: dict[str, Path] = {}
         charts: list[Path] = []
         if "md" in chosen:  # the Markdown links to the images beside it
@@ -112,7 +115,7 @@ def write_document(document: Document, directory: str | os.PathLike[str], *,
         for kind in chosen:
             text = (render_document_html(document, anchor=anchor) if kind == "html"
                     else render_document(document))
-            path = out / FORMATS[kind]
+            path = out / names[kind]
             write_file(path, text.encode("utf-8"))
             files[kind] = path
     except OSError as exc:

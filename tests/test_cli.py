@@ -63,11 +63,12 @@ def test_check_names_the_missing_token_and_never_prints_one(
     monkeypatch.delenv("NOTION_TOKEN", raising=False)
     result = runner.invoke(main, ["--config", str(path), "check"])
     assert result.exit_code == 2
-    assert "NOTION_TOKEN is not set" in result.stderr
+    assert "NOTION_TOKEN is not set" in result.output  # with the placeholders, as problems
     monkeypatch.setenv("NOTION_TOKEN", "ntn_checktoken_value_1")
-    result = runner.invoke(main, ["--config", str(path), "check"])
-    assert result.exit_code == 0
+    result = runner.invoke(main, ["--config", str(path), "check", "--offline"])
+    assert result.exit_code == 2  # the placeholders of `init` are still there
     assert "NOTION_TOKEN is set" in result.output
+    assert "is still the placeholder" in result.output
     assert "ntn_checktoken_value_1" not in result.output + result.stderr
 
 

@@ -32,6 +32,34 @@ def test_every_command_is_documented() -> None:
         assert f"`{command}" in README, f"README does not document {command}"
 
 
+def _sections_naming(command: str) -> str:
+    """The README's sections (split at ##, ###, ####) that name ``command``."""
+    sections = re.split(r"\n(?=#{2,4} )", README)
+    return "\n".join(s for s in sections if re.search(re.escape(command) + r"(?![\w-])", s))
+
+
+def test_every_option_in_help_is_documented_with_its_command() -> None:
+    """Each option `--help` lists is in a README section that names its command."""
+    checked = 0
+    for path in _commands(main):
+        command: click.Command = main
+        for name in path.split()[1:]:
+            assert isinstance(command, click.Group)
+            command = command.commands[name]
+        help_text = command.get_help(click.Context(command, info_name=path))
+        text = _sections_naming(path)
+        assert text, f"no README section names {path}"
+        for param in command.params:
+            if not isinstance(param, click.Option) or param.hidden:
+                continue
+            for option in (o for o in [*param.opts, *param.secondary_opts] if o.startswith("--")):
+                assert option in help_text  # what --help shows is what is checked
+                assert option in text, (
+                    f"{path} {option} is in --help but not in the README where {path} is")
+                checked += 1
+    assert checked >= 20
+
+
 def test_every_command_has_help() -> None:
     for name, command in main.commands.items():
         assert command.help, f"leadsync {name} has no help text"

@@ -22,7 +22,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-__all__ = ["MAX_ROWS", "MEMBER_COLUMNS", "frame_html", "member_names", "result_html"]
+__all__ = ["MAX_ROWS", "MEMBER_COLUMNS", "frame_html", "member_names", "result_html",
+           "result_repr"]
 
 #: Rows of a frame shown before "… N more".
 MAX_ROWS = 20
@@ -96,6 +97,12 @@ def result_html(frames: Mapping[str, pd.DataFrame], quarantine: pd.DataFrame,
     """A result of several frames: each as a table under its attribute's name."""
     parts = [frame_html(frame, names, title=f".{key}") for key, frame in frames.items()]
     return "<div>" + "".join(parts) + _quarantine_note(quarantine) + "</div>"
+
+
+def result_repr(kind: str, frames: Mapping[str, pd.DataFrame], quarantine: pd.DataFrame) -> str:
+    """A result's plain-text form: what it holds, not a wall of truncated frames."""
+    held = ", ".join(f"{len(frame):,} rows in .{name}" for name, frame in frames.items())
+    return f"<{kind}: {held}, {len(quarantine):,} quarantined in .quarantine>"
 
 
 def validated_html(frame: pd.DataFrame, quarantine: pd.DataFrame,

@@ -41,7 +41,7 @@ from leadsync.analytics._checks import (
     zone,
 )
 from leadsync.analytics._minmax import DEFAULT_MAX_NODES, WeekGroup, optimal_slot_counts
-from leadsync.analytics.display import member_names, result_html
+from leadsync.analytics.display import member_names, result_html, result_repr
 from leadsync.errors import DataValidationError
 from leadsync.tables import Validated
 
@@ -223,6 +223,10 @@ class Overlap:
     def _repr_html_(self) -> str:
         return result_html({"team": self.team, "local": self.local}, self.quarantine,
                            self.names)
+
+    def __repr__(self) -> str:
+        return result_repr("Overlap", {"team": self.team, "local": self.local},
+                           self.quarantine)
 
     @property
     def hours(self) -> float:
@@ -416,6 +420,12 @@ class MeetingRotation:
         return (f"<p><small>Largest burden: the plan is {proof}.</small></p>"
                 + result_html({"schedule": self.schedule, "burden": self.burden},
                               self.quarantine, self.names))
+
+    def __repr__(self) -> str:
+        held = result_repr("MeetingRotation",
+                           {"schedule": self.schedule, "burden": self.burden}, self.quarantine)
+        proof = "proven optimal" if self.optimal else f"bound {self.bound_hours:g} h"
+        return f"{held[:-1]}; {proof}>"
 
 
 def plan_meeting_rotation(

@@ -25,7 +25,7 @@ from leadsync.analytics._checks import (
     timestamps_ns,
     utc_timestamp,
 )
-from leadsync.analytics.display import member_names, result_html
+from leadsync.analytics.display import member_names, result_html, result_repr
 from leadsync.analytics.timezones import (
     DEFAULT_OFFSET_EDGES,
     compute_timezone_groups,
@@ -49,6 +49,11 @@ class SprintRotation:
     def _repr_html_(self) -> str:
         return result_html({"members": self.members, "exposure": self.exposure},
                            self.quarantine, self.names)
+
+    def __repr__(self) -> str:
+        return result_repr("SprintRotation",
+                           {"members": self.members, "exposure": self.exposure},
+                           self.quarantine)
 
 
 def assess_sprint_rotation(

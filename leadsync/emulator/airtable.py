@@ -16,6 +16,15 @@ Routes (the names fault rules match on)::
     DELETE /v0/{baseId}/{table}[/{recordId}]                airtable.records.delete
     POST   /v0/{baseId}/{recordId}/{field}/uploadAttachment airtable.attachments.upload
 
+Scopes: the token's :attr:`AirtableService.token_scopes` (by default
+``data.records:read``, ``data.records:write``, ``schema.bases:read``,
+``schema.bases:write``); a route needing a scope the token lacks answers 403
+``INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND``, the answer Airtable gives (it does
+not say which scope is missing). ``whoami`` lists the token's scopes, as it
+does for OAuth access tokens; with :attr:`AirtableService.whoami_lists_scopes`
+False it answers without them (a token whose scopes a client cannot read
+up front, and only learns from a refused request).
+
 Behaviour the real API has and the emulator keeps: errors in Airtable's
 shapes and types (see :mod:`~leadsync.emulator.airtable_errors`); empty
 cells omitted; record times in whole seconds; pages of at most 100 behind
@@ -119,6 +128,24 @@ UPLOAD_MAX_BYTES = 5 * 1024 * 1024
 
 Handler = Callable[[Request], Response]
 
+#: The scopes a personal access token can be given (the ones leadsync uses).
+SCOPES = frozenset({"data.records:read", "data.records:write", "schema.bases:read",
+                    "schema.bases:write"})
+#: The scope each route needs (routes not named need none).
+_NEEDS: dict[str, str] = {
+    "airtable.meta.bases": "schema.bases:read",
+    "airtable.meta.schema": "schema.bases:read",
+    "airtable.meta.tables.create": "schema.bases:write",
+    "airtable.meta.fields.create": "schema.bases:write",
+    "airtable.meta.fields.update": "schema.bases:write",
+    "airtable.records.list": "data.records:read",
+    "airtable.records.get": "data.records:read",
+    "airtable.records.create": "data.records:write",
+    "airtable.records.update": "data.records:write",
+    "airtable.records.delete": "data.records:write",
+    "airtable.attachments.upload": "data.records:write",
+}
+
 
 @dataclass
 class _ListParams:
@@ -182,6 +209,10 @@ class AirtableService:
         #: Calls left this month on the data routes; None: no quota. At 0 every data
         #: call answers 429 PUBLIC_API_BILLING_LIMIT_EXCEEDED (never retry that).
         self.quota_remaining: int | None = None
+        #: The token's scopes (see the module doc); a test takes some away.
+        self.token_scopes: frozenset[str] = SCOPES
+        #: Whether ``whoami`` lists the scopes (see the module doc).
+        self.whoami_lists_scopes = True
         self.iterators = Iterators(emulator.seed)
         # Filled by seed_sample():
         self.sample_base_id: str = ""
@@ -257,6 +288,9 @@ class AirtableService:
              data: bool = True) -> None:
         def wrapped(request: Request) -> Response:
             try:
+                need = _NEEDS.get(name)
+                if need is not None and need not in self.token_scopes:
+                    raise base_not_found()  # Airtable's answer to a missing scope
                 self._check_url(request)
                 if data:
                     self._spend_quota()
@@ -366,9 +400,10 @@ class AirtableService:
         return Response(200, {"bases": [b.info() for b in self.bases.values()]})
 
     def _whoami(self, request: Request) -> Response:
-        return Response(200, {"id": API_USER["id"], "email": API_USER["email"], "scopes": [
-            "data.records:read", "data.records:write", "schema.bases:read",
-            "schema.bases:write"]})
+        answer: dict[str, Any] = {"id": API_USER["id"], "email": API_USER["email"]}
+        if self.whoami_lists_scopes:
+            answer["scopes"] = sorted(self.token_scopes)
+        return Response(200, answer)
 
     def _meta_schema(self, request: Request) -> Response:
         base = self._base(request.params["baseId"])

@@ -18,12 +18,21 @@ Routes (the names fault rules match on)::
     GET    /v1/users                               notion.users.list
     GET    /v1/users/me                            notion.users.me
     GET    /v1/users/{id}                          notion.users.retrieve
+    POST   /v1/search                              notion.search (title filter, pages
+                                                   and data sources: notion_search)
     POST   /v1/file_uploads                        notion.file_uploads.create
     POST   /v1/file_uploads/{id}/send              notion.file_uploads.send
     GET    /v1/file_uploads/{id}                   notion.file_uploads.retrieve
     GET    /v1/_files/{id}/{name}                  notion.files.download (emulator only:
                                                    serves uploaded bytes, no token, like a
                                                    pre-signed URL)
+
+Capabilities: the integration's :attr:`NotionService.capabilities` (by default
+all three content capabilities); a route needing one it lacks answers 403
+``restricted_resource`` "Insufficient permissions for this endpoint.", as
+Notion does (reading needs ``read_content``; creating pages, databases,
+uploads and appending blocks ``insert_content``; updating pages and data
+sources and deleting blocks ``update_content``).
 
 Every answer carries a ``request_id``. Requests need ``Notion-Version``
 2025-09-03 or later (2026-03-11 answers drop ``archived`` and add
@@ -91,6 +100,7 @@ from leadsync.emulator.notion_schema import (
     new_property,
     parse_title,
 )
+from leadsync.emulator.notion_search import search
 from leadsync.emulator.notion_values import (
     LIST_ITEM_TYPES,
     coerce_plain,
@@ -116,6 +126,28 @@ BOT_NAME = "leadsync"
 
 Handler = Callable[[Request], "dict[str, Any] | Response"]
 
+#: The content capabilities an integration can be given in Notion's settings.
+CAPABILITIES = frozenset({"read_content", "update_content", "insert_content"})
+#: The capability each route needs (routes not named need none: users, downloads).
+_NEEDS: dict[str, str] = {
+    "notion.databases.retrieve": "read_content",
+    "notion.databases.create": "insert_content",
+    "notion.data_sources.retrieve": "read_content",
+    "notion.data_sources.update": "update_content",
+    "notion.data_sources.query": "read_content",
+    "notion.pages.create": "insert_content",
+    "notion.pages.retrieve": "read_content",
+    "notion.pages.update": "update_content",
+    "notion.pages.property": "read_content",
+    "notion.blocks.retrieve": "read_content",
+    "notion.blocks.delete": "update_content",
+    "notion.blocks.children.list": "read_content",
+    "notion.blocks.children.append": "insert_content",
+    "notion.file_uploads.create": "insert_content",
+    "notion.file_uploads.send": "insert_content",
+    "notion.file_uploads.retrieve": "read_content",
+}
+
 
 class NotionService:
     """Notion's REST API under ``/v1``, over one in-memory workspace.
@@ -126,7 +158,10 @@ class NotionService:
 
     Direct helpers for tests and benchmarks (Python, no HTTP, no rate limit):
     :meth:`create_data_source_rows` (bulk rows), :meth:`edit_page`,
-    :meth:`trash_page`, :meth:`rename_property` and :meth:`pages`. After
+    :meth:`trash_page`, :meth:`rename_property`, :meth:`pages`,
+    :meth:`add_person`, :meth:`add_blocks_as` (a person writes on a page),
+    :meth:`block_tree` and :meth:`child_pages`. :attr:`capabilities` are the
+    integration's (a test takes some away). After
     :func:`~leadsync.emulator.notion_seed.seed_org`: :attr:`sample_ids`, :attr:`data_source_ids`,
     :attr:`member_user_ids`, :attr:`member_page_ids` and :attr:`page_for`.
     """
@@ -157,6 +192,8 @@ class NotionService:
                     seq=self.ws.next_seq())
         root.values["title"] = WORKSPACE_NAME
         self.ws.pages[root.id] = root
+        #: The integration's content capabilities (see the module doc).
+        self.capabilities: frozenset[str] = CAPABILITIES
         self._routes()
 
     # -- the server's interface -------------------------------------------
@@ -246,6 +283,7 @@ class NotionService:
             self._list_children)
         add("PATCH", "/v1/blocks/{block_id}/children", "notion.blocks.children.append",
             self._append_children)
+        add("POST", "/v1/search", "notion.search", self._search)
         add("GET", "/v1/users", "notion.users.list", self._list_users)
         add("GET", "/v1/users/me", "notion.users.me", self._me)
         add("GET", "/v1/users/{user_id}", "notion.users.retrieve", self._retrieve_user)
@@ -259,6 +297,10 @@ class NotionService:
 
     def _add(self, method: str, pattern: str, name: str, handler: Handler) -> None:
         def serve(request: Request) -> Response:
+            need = _NEEDS.get(name)
+            if need is not None and need not in self.capabilities:
+                return self._error(403, "restricted_resource",
+                                   "Insufficient permissions for this endpoint.")
             try:
                 answer = handler(request)
             except NotionError as exc:
@@ -531,6 +573,11 @@ class NotionService:
         # Encoded here: the hot path of paging through big tables.
         return Response(200, json.dumps(answer, ensure_ascii=False, separators=(",", ":"),
                                         check_circular=False).encode())
+
+    def _search(self, request: Request) -> dict[str, Any]:
+        body = self._body(request)
+        size = self._page_size(body.get("page_size"), "body.page_size")
+        return search(self, body, self._version(request), size)
 
     # -- pages ---------------------------------------------------------------------
 
@@ -935,6 +982,64 @@ class NotionService:
             if new_name in ds.properties:
                 raise ValueError(f"{ds.id} already has a property named {new_name!r}")
             ds.rename_property(prop, new_name)
+
+    def add_person(self, name: str, email: str) -> str:
+        """A workspace member (a person user); returns the user id."""
+        with self.emulator.lock:
+            user = User(self.new_id(), name, "person", email)
+            self.ws.users[user.id] = user
+            return user.id
+
+    def add_blocks_as(self, user_id: str, parent_id: str, children: list[dict[str, Any]], *,
+                      after: str | None = None) -> list[str]:
+        """A person appends blocks (request-shaped, validated as an append) to a page or
+        block, ``after`` a child or at the end; returns the new top-level block ids."""
+        with self.emulator.lock, _python_errors():
+            self.ws.user(parse_id(user_id, "user_id"))
+            parent = self._container(parent_id)
+            if isinstance(parent, Database):
+                raise invalid("a database holds no blocks")
+            parent_type = parent.type if isinstance(parent, Block) else None
+            pending = validate_blocks(self, children, "children", parent_type)
+            made = append_blocks(self, parent, pending,
+                                 parse_id(after, "after") if after else None, author=user_id)
+            if isinstance(parent, Page):
+                self.ws.touch(parent, self.now(), user_id)
+            return [b.id for b in made]
+
+    def block_tree(self, block_id: str, *, include_trashed: bool = False
+                   ) -> list[dict[str, Any]]:
+        """The live children of a page or block as the API answers them, each with its
+        own live ``children`` listed under ``"children"`` (a copy)."""
+        with self.emulator.lock, _python_errors():
+            found = self._container(block_id)
+
+            def tree(ids: list[str]) -> list[dict[str, Any]]:
+                out = []
+                for child in ids:
+                    thing: Any = (self.ws.blocks.get(child) or self.ws.pages.get(child)
+                                  or self.ws.databases.get(child))
+                    if thing is None or (thing.in_trash and not include_trashed):
+                        continue
+                    answer = block_object(self, child, VERSIONS[0])
+                    if isinstance(thing, Block):
+                        answer["children"] = tree(thing.children)
+                    out.append(answer)
+                return out
+
+            children = [] if isinstance(found, Database) else found.children
+            copied: list[dict[str, Any]] = json.loads(json.dumps(tree(children)))
+            return copied
+
+    def child_pages(self, page_id: str, *, include_trashed: bool = False
+                    ) -> list[dict[str, Any]]:
+        """The pages directly under a page, as page objects (creation order, a copy)."""
+        with self.emulator.lock, _python_errors():
+            parent = self.ws.page(parse_id(page_id, "page_id"))
+            pages = [self.ws.pages[c] for c in parent.children if c in self.ws.pages]
+            rows = [self.page_object(p) for p in pages if include_trashed or not p.in_trash]
+            copied: list[dict[str, Any]] = json.loads(json.dumps(rows))
+            return copied
 
     def pages(self, ds_id: str, *, include_trashed: bool = False) -> list[dict[str, Any]]:
         """Every row of a data source as the API would answer it (creation order, a copy)."""

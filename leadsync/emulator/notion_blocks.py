@@ -199,14 +199,16 @@ def _payload(env: Env, kind: str, body: dict[str, Any], path: str) -> dict[str, 
 
 
 def append_blocks(env: Env, parent: Page | Block, pending: list[_Pending],
-                  after: str | None = None) -> list[Block]:
+                  after: str | None = None, author: str | None = None) -> list[Block]:
     """Store validated blocks under a page or block.
 
     ``after`` is the child to insert after; ``""`` inserts first; None appends.
+    ``author`` is the user who creates them (default: the integration's bot).
     """
     now = env.now()
     parent_type = "page_id" if isinstance(parent, Page) else "block_id"
-    made = [_store(env, item, parent_type, parent.id, now) for item in pending]
+    made = [_store(env, item, parent_type, parent.id, now, author or env.bot_id)
+            for item in pending]
     ids = [b.id for b in made]
     at = len(parent.children)
     if after == "":
@@ -217,11 +219,12 @@ def append_blocks(env: Env, parent: Page | Block, pending: list[_Pending],
     return made
 
 
-def _store(env: Env, item: _Pending, parent_type: str, parent_id: str, now: Any) -> Block:
-    block = Block(env.new_id(), item.type, item.data, parent_type, parent_id, now, env.bot_id)
+def _store(env: Env, item: _Pending, parent_type: str, parent_id: str, now: Any,
+           author: str) -> Block:
+    block = Block(env.new_id(), item.type, item.data, parent_type, parent_id, now, author)
     env.ws.blocks[block.id] = block
     for child in item.children:
-        block.children.append(_store(env, child, "block_id", block.id, now).id)
+        block.children.append(_store(env, child, "block_id", block.id, now, author).id)
     return block
 
 

@@ -144,26 +144,60 @@ class Emulator:
             return bucket
 
     def config_toml(self, kind: str = "notion", store_path: str = "leadsync.db") -> str:
-        """A ``leadsync.toml`` for the seeded sample in ``kind``, pointing at this emulator."""
+        """A ``leadsync.toml`` pointing at this emulator, for the workspace ``kind``.
+
+        With the sample organisation seeded: every sample table, mapped. Without
+        it: the ``[workspace]`` section only, which ``leadsync bootstrap`` completes
+        once it has created the tables (under :attr:`NotionService.root_page_id`,
+        or in the base :meth:`empty_base` made).
+        """
+        import tomlkit
+
         from leadsync.setup import render_config
 
+        token = (f"NOTION_TOKEN={self.notion_token}" if kind == "notion"
+                 else f"AIRTABLE_TOKEN={self.airtable_token}")
         if self.sample is None:
-            raise RuntimeError("no sample organisation was seeded")
+            where = (f"--notion {self.notion.root_page_id}" if kind == "notion"
+                     else f"--airtable {self.empty_base()}")
+            header = (f"# Written by leadsync for the emulator at {self.url} (empty workspaces).\n"
+                      f"# export {token}\n"
+                      f"# Then `leadsync bootstrap {where}` creates the tracking tables and\n"
+                      "# completes this file.")
+            text = render_config(kind, {}, base_url=self.url, store_path=store_path,
+                                 header=header)
+            # Both services answer here: bootstrap --airtable works from the same file.
+            document = tomlkit.parse(text)
+            workspace = document["workspace"]
+            assert isinstance(workspace, tomlkit.items.Table)
+            for key in ("notion_base_url", "airtable_endpoint_url"):
+                workspace[key] = self.url
+            return tomlkit.dumps(document)
         sources: dict[str, dict[str, str]]
         if kind == "notion":
             databases: dict[str, str] = getattr(self.notion, "sample_ids", {})
             sources = {t: {"notion_database": db} for t, db in databases.items()}
-            token = f"NOTION_TOKEN={self.notion_token}"
         else:
             base: str = getattr(self.airtable, "sample_base_id", "")
             tables: dict[str, str] = getattr(self.airtable, "sample_table_ids", {})
             sources = {t: {"airtable_base": base, "airtable_table": tbl}
                        for t, tbl in tables.items()}
-            token = f"AIRTABLE_TOKEN={self.airtable_token}"
         header = (f"# Written by leadsync for the emulator at {self.url}.\n"
                   f"# export {token}")
+        report = ({"notion_parent_page": self.notion.root_page_id} if kind == "notion" else
+                  {"airtable_base": getattr(self.airtable, "sample_base_id", "")})
         return render_config(kind, sources, base_url=self.url, store_path=store_path,
-                             header=header)
+                             header=header, report=report)
+
+    def empty_base(self, name: str = "Leadership") -> str:
+        """The id of the Airtable base named ``name``, created empty if there is none
+        (an Airtable account cannot make a base through the Web API without a
+        workspace id, so ``emulator serve --empty`` makes one for ``bootstrap``)."""
+        with self.lock:
+            for base in self.airtable.bases.values():
+                if base.name == name:
+                    return str(base.id)
+            return self.airtable.create_base(name)
 
     def reset_limits(self) -> None:
         """Forget every rate-limit bucket (a fresh second for everyone)."""

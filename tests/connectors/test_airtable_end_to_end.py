@@ -181,7 +181,7 @@ def test_text_member_references_resolve_by_name(emu: Emulator, org: SampleOrg) -
 
 
 def test_every_field_as_airtable_types_it(emu: Emulator, org: SampleOrg) -> None:
-    raw = read_airtable(emu.airtable.sample_base_id, "Signals", canonical=None,
+    raw = read_airtable(emu.airtable.sample_base_id, "Signals", raw=True,
                         token=AIRTABLE_TOKEN, endpoint_url=emu.url, progress=False, rps=20,
                             limiters=frozen_pacing(emu.clock))
     assert len(raw) == SIGNALS

@@ -476,7 +476,7 @@ def test_read_notion_config_pulls_members_first_and_resolves_them(
     signals = read_notion_config(config, "signals", env=env, progress=False)
     assert len(signals) + len(signals.attrs["quarantine"]) == SIGNALS
     assert set(signals["member_id"].dropna()) <= set(svc.member_user_ids.values())
-    assert signals.attrs["notion"]["data_source_id"] == svc.data_source_ids["signals"]
+    assert signals.attrs["source"]["data_source_id"] == svc.data_source_ids["signals"]
 
 
 def test_read_notion_takes_a_database_url_and_a_members_frame(seeded: Emulator) -> None:

@@ -281,8 +281,13 @@ def test_read_notion_returns_a_frame_with_quarantine_and_ids(
     assert frame["nominee_id"].iloc[0] == "2200a911-6a96-44bb-bd38-6bfb1e01b9f6"  # unresolved
     quarantine = frame.attrs["quarantine"]
     assert list(quarantine["source_id"]) == [pages[0]["id"]]
-    assert frame.attrs["notion"] == {"data_source_id": DS, "field_ids": {
-        "review_id": "%7BGE%7C", "nominee_id": "_x%3E%3D", "technical_excellence": "swq%5C"}}
+    assert frame.attrs["source"]["data_source_id"] == DS
+    assert frame.attrs["field_ids"] == {
+        "review_id": "%7BGE%7C", "nominee_id": "_x%3E%3D", "technical_excellence": "swq%5C"}
+    assert "notion" not in frame.attrs  # the same attrs as Airtable's, no more
+    assert list(quarantine.columns) == ["table", "source_id", "url", "reason", "record"]
+    assert quarantine["url"].iloc[0] == \
+        f"https://www.notion.so/{pages[0]['id'].replace('-', '')}"
     assert "1 row(s) did not fit the reviews table" in caplog.text
     assert TOKEN not in caplog.text
 

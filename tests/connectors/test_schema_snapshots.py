@@ -170,7 +170,7 @@ def test_a_notebook_reads_the_schema_on_every_call(emu: Emulator) -> None:
     read_airtable(base, table, canonical="rotations", token=AIRTABLE_TOKEN,
                   endpoint_url=emu.url, rps=None, progress=False)
     at.rename_field(base, table, "Lead", "Sprint lead")
-    frame = read_airtable(base, table, canonical=None, token=AIRTABLE_TOKEN,
+    frame = read_airtable(base, table, raw=True, token=AIRTABLE_TOKEN,
                           endpoint_url=emu.url, rps=None, progress=False)
     assert "Sprint lead" in frame.columns
     assert emu.stats.count("airtable.meta.schema") == 2

@@ -31,6 +31,17 @@ def test_airtable_config_names_the_base_and_tables(emu: Emulator) -> None:
     assert {c.airtable_base for c in config.tables.values()} == {emu.airtable.sample_base_id}
 
 
-def test_without_a_sample_there_is_no_config() -> None:
-    with Emulator(limits=Limits.unlimited()) as emu, pytest.raises(RuntimeError, match="no sample"):
-        emu.config_toml("notion")
+@pytest.mark.parametrize("kind", ["notion", "airtable"])
+def test_without_a_sample_the_config_is_the_workspace_part_bootstrap_completes(
+        kind: str) -> None:
+    with Emulator(limits=Limits.unlimited(), sample=False) as emu:
+        text = emu.config_toml(kind)
+        data = tomllib.loads(text)
+        assert "tables" not in data
+        workspace = data["workspace"]
+        assert workspace["kind"] == kind
+        # both services answer at the emulator's URL, so either bootstrap works from it
+        assert workspace["notion_base_url"] == workspace["airtable_endpoint_url"] == emu.url
+        where = (f"--notion {emu.notion.root_page_id}" if kind == "notion"
+                 else f"--airtable {emu.empty_base()}")
+        assert f"leadsync bootstrap {where}" in text

@@ -82,3 +82,28 @@ def test_every_result_displays_names(make: object, frames: dict[str, pd.DataFram
 def test_a_frame_built_from_members_needs_no_lookup() -> None:
     built = build_frame("members", [{"member_id": "a", "name": "Ada", "source_id": "a"}])
     assert "Ada" in built._repr_html_()
+
+
+def test_a_result_prints_what_it_holds_not_a_wall_of_frame(
+        frames: dict[str, pd.DataFrame]) -> None:
+    result = la.score_members(frames["signals"], frames["members"], as_of=AS_OF)
+    text = repr(result)
+    rows, columns = result.frame.shape
+    assert text == (f"<Validated: {rows:,} rows × {columns} columns in .frame, "
+                    f"{len(result.quarantine):,} quarantined in .quarantine>")
+    assert "Validated(frame=" not in text
+
+
+def test_results_of_several_frames_print_what_they_hold(
+        frames: dict[str, pd.DataFrame]) -> None:
+    members = frames["members"]
+    rotation = la.plan_meeting_rotation(members, start="2026-11-04", weeks=2)
+    assert repr(rotation) == (
+        f"<MeetingRotation: 2 rows in .schedule, {len(rotation.burden):,} rows in .burden, "
+        f"{len(rotation.quarantine)} quarantined in .quarantine; "
+        + ("proven optimal>" if rotation.optimal else f"bound {rotation.bound_hours:g} h>"))
+    overlap = la.compute_overlap(members, on="2026-11-04")
+    assert repr(overlap).startswith("<Overlap: ")
+    assert f"{len(overlap.local):,} rows in .local" in repr(overlap)
+    sprints = la.assess_sprint_rotation(frames["rotations"], members, as_of=AS_OF)
+    assert repr(sprints).startswith(f"<SprintRotation: {len(sprints.members):,} rows in .members")

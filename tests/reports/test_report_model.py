@@ -193,3 +193,14 @@ def test_a_notebook_shows_the_report_inline(report: LeadershipReport) -> None:
     assert 'id="ls-2026-10-scores"' in markup  # ids per month: two reports can share a notebook
     assert markup.count("data:image/png;base64,") == 6
     assert repr(report) == "<LeadershipReport 2026-10: 60 members, 1973 signals>"
+
+
+def test_a_notebook_shows_each_chart_as_its_png(report: LeadershipReport) -> None:
+    charts = [block for section in report.document.sections for block in section.blocks
+              if isinstance(block, leadsync.reports.Figure)]
+    assert charts
+    for figure in charts:
+        png = figure.chart._repr_png_()
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+        assert png == figure.chart.png
+        assert "PNG" not in repr(figure.chart)  # the bytes are not dumped as text
