@@ -310,7 +310,8 @@ def _projects(report: ReportModel, charts: dict[str, Figure]) -> Section:
             "No projects table is tracked, so this section is empty. Add the projects table "
             "(the seed's project-lead experiments: shadow, pilot and improvement projects, "
             "each with its lead) under [tables.projects] in leadsync.toml (`leadsync init` "
-            "writes its fields with the seed's names) and sync."))
+            "writes its fields with the seed's names; `leadsync bootstrap` creates the table "
+            "in an empty workspace) and sync."))
     quarter = report.quarter_start
     since = f"{quarter:%-d %B %Y}" if quarter is not None else "the quarter's start"
     shown = report.projects_quarter.assign(state=pd.Series([

@@ -1,11 +1,14 @@
 """Project-lead experiments end to end, Notion and Airtable: the real clients over HTTP.
 
-The emulated sample organisation holds a ``projects`` table (the lead a
+``leadsync bootstrap`` creates the table in an empty workspace. The emulated
+sample organisation holds a ``projects`` table (the lead a
 person in Notion and a linked member in Airtable, the sponsor a relation in
 Notion and a collaborator in Airtable); ``leadsync sync`` stores it, typed,
 with its one malformed row quarantined with the reason; ``leadsync report``
-shows the section. A config without the table syncs and reports too, and the
-report says which table would fill the section.
+shows the section; ``leadsync packet`` lists a nominee's projects under
+operational leadership and counts them in the impact metrics. A config
+without the table syncs and reports too, and the report says which table
+would fill the section.
 """
 
 from __future__ import annotations
@@ -157,3 +160,62 @@ def test_a_workspace_without_the_table_syncs_and_reports(
     assert "No projects table is tracked" in section
     assert "\\[tables.projects\\]" in section  # Markdown-escaped text
     assert not (tmp_path / "out" / "chart-project-leads.png").exists()
+
+
+# ---------------------------------------------------------------------------
+# An empty workspace: bootstrap creates the projects table with the others
+
+
+def test_bootstrap_creates_the_projects_table_then_sync_and_report_use_it(
+        kind: str, tmp_path: Path) -> None:
+    with Emulator(seed=4, limits=Limits.unlimited()) as empty:
+        config = tmp_path / "leadsync.toml"
+        config.write_text(empty.config_toml(kind) + "\n[limits]\nnotion_rps = 1000.0\n"
+                          "airtable_rps = 1000.0\n", encoding="utf-8")
+        parent = (["--notion", empty.notion.root_page_id] if kind == "notion"
+                  else ["--airtable", empty.empty_base()])
+        run(config, empty, "bootstrap", *parent, "--sample")
+        loaded = tomllib.loads(config.read_text(encoding="utf-8"))
+        fields = loaded["tables"]["projects"]["fields"]
+        assert fields["kind"] == "Kind"
+        assert fields["lead_id"] == "Lead"
+        assert fields["sponsor_id"] == "Sponsor"
+        run(config, empty, "sync")
+        with open_store(tmp_path / "leadsync.db") as store:
+            members = store.frame("members")
+            projects = store.frame("projects")
+            reasons = " ".join(store.quarantine("projects")["reason"])
+        assert len(projects) > 0
+        assert projects["lead_id"].isin(members["member_id"]).all()
+        assert "matches no member" not in reasons
+        out = tmp_path / "report"
+        run(config, empty, "report", "--month", "2026-10", "--out", str(out))
+        markdown = (out / "report.md").read_text(encoding="utf-8")
+        section = markdown.split("## Project-lead experiments", 1)[1].split("\n## ", 1)[0]
+        assert "No projects table is tracked" not in section
+
+
+def test_a_nominees_packet_lists_the_projects_they_led(
+        synced: Path, emu: Emulator, kind: str, tmp_path: Path) -> None:
+    config = tomllib.loads(synced.read_text(encoding="utf-8"))
+    with open_store(config["store"]["path"]) as store:
+        projects = store.frame("projects")
+    keys = member_keys(emu, kind)
+    led = projects[projects["started_on"] <= pd.Timestamp("2026-10-31T23:59Z")]
+    lead_id = str(led["lead_id"].value_counts().index[0])  # whoever led most
+    run(synced, emu, "packet", lead_id, "--month", "2026-10", "--out", str(tmp_path))
+    written = sorted(tmp_path.rglob("*.md"))
+    assert written
+    markdown = written[0].read_text(encoding="utf-8")
+    heading = "## Leadership evidence: operational leadership"
+    operational = markdown.split(heading, 1)[1].split("\n## ", 1)[0]
+    assert "Project-lead experiments the nominee led" in operational
+    mine = [r for r in ORG.projects if r["lead_id"] == keys[lead_id]
+            and r["kind"] != "Hackathon" and r["started_on"] <= dt.date(2026, 10, 31)]
+    assert mine
+    for record in mine:
+        assert record["name"] in operational
+    impact = markdown.split("## Impact metrics", 1)[1].split("\n## ", 1)[0]
+    assert "Project-lead experiments led (shadow / pilot / improvement)" in impact
+    counts = [sum(1 for r in mine if r["kind"] == k) for k in ("Shadow", "Pilot", "Improvement")]
+    assert " / ".join(str(c) for c in counts) in impact
