@@ -537,8 +537,12 @@ def decode_record(
     cursor built from it can only re-read, never skip). An error cell in a
     mapped field sets ``problem``. ``notes`` collects NaNs read as empty.
     """
-    cells: Mapping[str, Any] = raw.get("fields") or {}
     record_id = str(raw["id"])
+    problems: list[str] = []
+    cells: Mapping[str, Any] = raw.get("fields") or {}
+    if not isinstance(cells, Mapping):
+        problems.append("the record's fields are not an object")
+        cells = {}
     created = _envelope_time(raw.get("createdTime"))
     edited: dt.datetime | None = None
     if edited_field is not None:
@@ -553,7 +557,6 @@ def decode_record(
     if edited is None:
         edited = created
     values: dict[str, Any] = {}
-    problems: list[str] = []
     sink = notes if notes is not None else []
     for plan in plans:
         f = plan.field
@@ -563,6 +566,12 @@ def decode_record(
         except CellError as exc:
             values[plan.column] = None
             problems.append(f"{plan.column} ({f.name!r}): {exc}")
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            # A value of an unexpected shape (a linked record without an id, an
+            # object where a list belongs): the row is quarantined, the pull goes on.
+            values[plan.column] = None
+            problems.append(f"{plan.column} ({f.name!r}): a value of an unexpected shape "
+                            f"({type(exc).__name__})")
     return Record(record_id, created, edited, values, "; ".join(problems) or None)
 
 

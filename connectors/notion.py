@@ -972,6 +972,8 @@ class NotionSource(FrameReader):
         """The page with each mapped, truncated value completed from the property item
         endpoint (relations past 25, people and text at the reference cap)."""
         props = page.get("properties") or {}
+        if not isinstance(props, Mapping):  # decode_page quarantines the page
+            return page
         wanted = {property_key(ref.id) for ref in self._fields.values()}
         replaced: dict[str, Any] = {}
         for name, prop in props.items():

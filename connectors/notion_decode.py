@@ -259,12 +259,14 @@ def decode_property(prop: Mapping[str, Any]) -> Any:
 def needs_expansion(prop: Mapping[str, Any], cap: int = REFERENCE_CAP) -> bool:
     """True when a page object shows only part of the value (relations over 25,
     and people or text that reach the reference cap)."""
+    if not isinstance(prop, Mapping):  # a malformed property: decode_page quarantines it
+        return False
     kind = prop.get("type")
     if kind == "relation":
         return bool(prop.get("has_more"))
     if kind in ("people", "title", "rich_text"):
         value = prop.get(kind) or ()
-        return len(value) >= cap
+        return isinstance(value, list) and len(value) >= cap
     return False
 
 
@@ -292,8 +294,16 @@ def property_key(prop_id: str) -> str:
 
 
 def property_by_id(page: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """A page's properties keyed by :func:`property_key` of their id."""
-    return {property_key(str(p["id"])): p for p in (page.get("properties") or {}).values()}
+    """A page's properties keyed by :func:`property_key` of their id.
+
+    A property that is not an object or has no id cannot be found by id: it is
+    left out (a mapped one is then "not on the page", and its row quarantined).
+    """
+    props = page.get("properties")
+    if not isinstance(props, Mapping):
+        return {}
+    return {property_key(str(p["id"])): p for p in props.values()
+            if isinstance(p, Mapping) and p.get("id") is not None}
 
 
 def field_refs(properties: Mapping[str, Mapping[str, Any]]) -> list[FieldRef]:
@@ -389,9 +399,23 @@ def column_value(kind: Kind, value: Any) -> Any:
 # One page
 
 
-def _page_time(page: Mapping[str, Any], key: str) -> dt.datetime | None:
-    value = decode_timestamp(page.get(key))
-    return value if isinstance(value, dt.datetime) else None
+#: What a value of an unexpected shape raises in the decoders (a list where an
+#: object belongs, an item without its key, a malformed date): the row is
+#: quarantined with the reason, never the pull ended.
+SHAPE_ERRORS = (AttributeError, KeyError, TypeError, ValueError)
+
+
+def _page_time(page: Mapping[str, Any], key: str, problems: list[str]) -> dt.datetime | None:
+    text = page.get(key)
+    try:
+        value = decode_timestamp(text) if text is None or isinstance(text, str) else text
+    except ValueError:
+        value = None
+    if isinstance(value, dt.datetime):
+        return value
+    if text is not None:
+        problems.append(f"{key}: {str(text)[:60]!r} is not a date-time")
+    return None
 
 
 def decode_page(page: Mapping[str, Any], fields: Mapping[str, FieldRef], table: str) -> Record:
@@ -406,6 +430,8 @@ def decode_page(page: Mapping[str, Any], fields: Mapping[str, FieldRef], table: 
     props = property_by_id(page)
     values: dict[str, Any] = {}
     problems: list[str] = []
+    if not isinstance(page.get("properties"), Mapping):
+        problems.append("the page's properties are not an object")
     for column, ref in fields.items():
         if column in META_COLUMNS:
             continue
@@ -417,10 +443,15 @@ def decode_page(page: Mapping[str, Any], fields: Mapping[str, FieldRef], table: 
             values[column] = column_value(spec.column(column).kind, decode_property(prop))
         except CellProblem as exc:
             problems.append(f"{column}: {ref.name!r} {exc}")
+        except SHAPE_ERRORS as exc:
+            problems.append(f"{column}: {ref.name!r} has a value of an unexpected shape "
+                            f"({type(exc).__name__})")
+    created = _page_time(page, "created_time", problems)
+    edited = _page_time(page, "last_edited_time", problems)
     return Record(
         source_id=str(page["id"]),
-        created_time=_page_time(page, "created_time"),
-        last_edited_time=_page_time(page, "last_edited_time"),
+        created_time=created,
+        last_edited_time=edited,
         values=values,
         problem="; ".join(problems) or None,
     )

@@ -38,6 +38,11 @@ def fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def print_traceback() -> None:
+    """The current exception's traceback on stderr (``--verbose``), secrets scrubbed."""
+    click.echo(scrub(traceback.format_exc()), err=True, nl=False)
+
+
 def handled(func: F) -> F:
     """Run a command, turning leadsync errors into one line and the right exit code."""
 
@@ -49,7 +54,7 @@ def handled(func: F) -> F:
             return func(*args, **kwargs)
         except LeadsyncError as exc:
             if verbose:
-                traceback.print_exc()
+                print_traceback()
             fail(str(exc), exit_code_for(exc))
         except KeyboardInterrupt:
             fail("interrupted", 130)
@@ -57,7 +62,7 @@ def handled(func: F) -> F:
             raise
         except Exception as exc:  # a bug: say so plainly, keep the details for --verbose
             if verbose:
-                traceback.print_exc()
+                print_traceback()
             fail(f"internal error: {type(exc).__name__}: {exc} (run with --verbose for the "
                  "traceback)", EXIT_FAILED)
         return None
@@ -71,7 +76,7 @@ def config_from(ctx: click.Context) -> Config:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "-c", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--config", "-c", type=click.Path(path_type=Path),  # checked when loaded
               default=None, help=f"Config file (default: ./{DEFAULT_PATH}).")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logs and tracebacks.")
 @click.version_option(__version__, prog_name="leadsync")
@@ -100,9 +105,14 @@ def init(ctx: click.Context, kind: str, force: bool) -> None:
     from leadsync.setup import Kind, config_template
 
     path = ctx.find_root().params.get("config") or DEFAULT_PATH
+    if Path(path).is_dir():
+        raise ConfigError("is a folder; pass the path of the file to write", path=str(path))
     if Path(path).exists() and not force:
         raise ConfigError("already exists; pass --force to overwrite it", path=str(path))
-    Path(path).write_text(config_template(cast(Kind, kind)), encoding="utf-8")
+    try:
+        Path(path).write_text(config_template(cast(Kind, kind)), encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write: {exc.strerror}", path=str(path)) from None
     click.echo(f"wrote {path}: fill in the ids of your {kind} tables, then run `leadsync check`")
 
 
@@ -448,7 +458,7 @@ def emulator() -> None:
 
 
 @emulator.command("serve")
-@click.option("--port", type=int, default=8765, show_default=True,
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
               help="Port on 127.0.0.1 (0: any free port).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Fixes every id, value and fault draw.")

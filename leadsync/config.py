@@ -1,10 +1,20 @@
 """``leadsync.toml``: loading, validation, and tokens from the environment.
 
 Secrets never live in the file: ``NOTION_TOKEN`` and ``AIRTABLE_TOKEN`` come
-from the environment and are wrapped in :class:`~leadsync.secrets.Secret`.
+from the environment and are wrapped in :class:`~leadsync.secrets.Secret`
+(which refuses a value that cannot be sent as a header, without echoing it).
 Any unknown key, missing value or wrong type raises one
 :class:`~leadsync.errors.ConfigError` that names every offending key and the
 file.
+
+Everything is checked when the file is loaded, so ``check`` and ``sync``
+refuse the same things before any request: ids have their service's form
+(a Notion id or a ``https://`` URL holding one, an Airtable ``app…`` base
+id), service URLs are ``http(s)://host`` without credentials, numbers are
+finite and within sane bounds, the store path and mapped names are non-empty
+text without control characters. A file that is not UTF-8, not TOML, nested
+too deeply or larger than :data:`MAX_CONFIG_BYTES` is one error too. Values
+and keys are quoted and shortened in messages, so every problem is one line.
 
 Example::
 
@@ -25,13 +35,24 @@ Example::
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from leadsync.errors import ConfigError
 from leadsync.secrets import Secret
@@ -54,10 +75,108 @@ __all__ = [
 DEFAULT_PATH = Path("leadsync.toml")
 REQUIRED_TABLES = ("signals", "members")
 TOKEN_VARIABLES = {"notion": "NOTION_TOKEN", "airtable": "AIRTABLE_TOKEN"}
+#: A leadsync.toml is a few kilobytes; a bigger file is refused unread.
+MAX_CONFIG_BYTES = 1 << 20
+
+_NOTION_ID = re.compile(
+    r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$", re.I)
+_NOTION_ID_IN_PATH = re.compile(
+    r"[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+_AIRTABLE_BASE = re.compile(r"^app[A-Za-z0-9]{14}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """``value`` for a one-line message: its repr (escapes included), shortened."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 6] + "…" + text[-5:]
+
+
+def _key(part: object) -> str:
+    """One part of a key path as TOML spells it: bare, or quoted with escapes."""
+    text = str(part)
+    if _PLAIN_KEY.match(text):
+        return text
+    quoted = json.dumps(text)
+    return quoted if len(quoted) <= 60 else quoted[:54] + "…" + quoted[-5:]
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is empty")
+    if _CONTROL.search(value):
+        raise ValueError(f"holds a control character or line break (got {shown(value)})")
+    return value
+
+
+def _notion_ref(value: str) -> str:
+    """A Notion id (dashed or not) or an http(s) URL whose path holds one."""
+    _text(value)
+    text = value.strip()
+    if _NOTION_ID.match(text):
+        return value
+    parts = urlsplit(text) if "://" in text else None
+    if parts and parts.scheme in ("http", "https") and parts.hostname \
+            and _NOTION_ID_IN_PATH.search(parts.path):
+        return value
+    raise ValueError(f"not a Notion id or a Notion URL holding one (got {shown(value)}); "
+                     "paste the database's link (Share -> Copy link) or its 32-character id")
+
+
+def _notion_id(value: str) -> str:
+    _text(value)
+    if not _NOTION_ID.match(value.strip()):
+        raise ValueError(f"not a Notion id (32 hexadecimal characters, dashes allowed; "
+                         f"got {shown(value)})")
+    return value
+
+
+def _airtable_base(value: str) -> str:
+    _text(value)
+    if not _AIRTABLE_BASE.match(value.strip()):
+        raise ValueError(f"not an Airtable base id ('app' and 14 letters or digits, as in "
+                         f"https://airtable.com/appXXXXXXXXXXXXXX/…; got {shown(value)})")
+    return value.strip()
+
+
+def _service_url(value: str) -> str:
+    _text(value)
+    try:
+        parts = urlsplit(value.strip())
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = None, False
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname \
+            or not port_ok or " " in value.strip():
+        raise ValueError(f"not an http(s) URL (got {shown(value)}); for example "
+                         "https://api.notion.com or http://127.0.0.1:8765")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("holds credentials; tokens come from the environment, never from "
+                         "leadsync.toml")
+    return value.strip()
+
+
+def _store_path(value: str) -> str:
+    _text(value)
+    if value.startswith("~"):
+        try:
+            Path(value).expanduser()
+        except RuntimeError as exc:  # "~someone" with no such user, or no home directory
+            raise ValueError(f"{exc} (got {shown(value)})") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_text)]
+StorePath = Annotated[str, AfterValidator(_store_path)]
+NotionRef = Annotated[str, AfterValidator(_notion_ref)]
+NotionId = Annotated[str, AfterValidator(_notion_id)]
+AirtableBase = Annotated[str, AfterValidator(_airtable_base)]
+ServiceUrl = Annotated[str, AfterValidator(_service_url)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class WorkspaceConfig(_Section):
@@ -65,59 +184,61 @@ class WorkspaceConfig(_Section):
 
     kind: Literal["notion", "airtable"]
     #: Override for a proxy or the emulator (``leadsync emulator serve``).
-    notion_base_url: str = "https://api.notion.com"
-    airtable_endpoint_url: str = "https://api.airtable.com"
+    notion_base_url: ServiceUrl = "https://api.notion.com"
+    airtable_endpoint_url: ServiceUrl = "https://api.airtable.com"
 
 
 class TableConfig(_Section):
     """One canonical table's source and its field mapping."""
 
-    notion_database: str | None = None
-    notion_data_source: str | None = None
-    airtable_base: str | None = None
-    airtable_table: str | None = None
+    notion_database: NotionRef | None = None
+    notion_data_source: NotionId | None = None
+    airtable_base: AirtableBase | None = None
+    #: a table id (``tbl…``) or name
+    airtable_table: Text | None = None
     #: canonical column -> workspace property/field name or id
-    fields: dict[str, str] = Field(default_factory=dict)
+    fields: dict[str, Text] = Field(default_factory=dict)
 
 
 class StoreConfig(_Section):
-    path: str = "leadsync.db"
+    #: the SQLite file, relative to the config file's folder (``~`` is expanded)
+    path: StorePath = "leadsync.db"
 
 
 class SyncConfig(_Section):
     #: re-read every id to catch deletions and drift every this many days (0: every run)
-    full_every_days: int = Field(default=7, ge=0)
+    full_every_days: int = Field(default=7, ge=0, le=3650)
     #: the incremental cursor is moved back this far to cover timestamp rounding
-    overlap_seconds: int = Field(default=120, ge=0)
+    overlap_seconds: int = Field(default=120, ge=0, le=7 * 86400)
     #: the longest single Retry-After wait accepted before giving up (exit 75)
-    max_wait_seconds: float = Field(default=900.0, gt=0)
+    max_wait_seconds: float = Field(default=900.0, gt=0, le=86400)
 
 
 class LimitsConfig(_Section):
     #: client-side request rate per Notion integration (Notion's average: 3/s)
-    notion_rps: float = Field(default=3.0, gt=0)
+    notion_rps: float = Field(default=3.0, gt=0, le=10_000)
     #: client-side request rate per Airtable base (Airtable's limit: 5/s)
-    airtable_rps: float = Field(default=5.0, gt=0)
+    airtable_rps: float = Field(default=5.0, gt=0, le=10_000)
 
 
 class ReportConfig(_Section):
     """Where ``--push`` writes reports and packets (``leadsync.reports.writers``)."""
 
     #: Notion: the page each month's report and each packet go under (URL or id).
-    notion_parent_page: str | None = None
+    notion_parent_page: NotionRef | None = None
     #: Airtable: the base (default: the members table's) and the tables' names
     #: (created when missing): Reports, Scores, Packets.
-    airtable_base: str | None = None
-    airtable_table: str | None = None
-    airtable_scores_table: str | None = None
-    airtable_packets_table: str | None = None
+    airtable_base: AirtableBase | None = None
+    airtable_table: Text | None = None
+    airtable_scores_table: Text | None = None
+    airtable_packets_table: Text | None = None
 
 
 class ScoringConfig(_Section):
-    impact_weights: dict[str, float] = Field(
+    impact_weights: dict[str, Annotated[float, Field(ge=0, le=1e6)]] = Field(
         default_factory=lambda: {"Low": 1.0, "Medium": 3.0, "High": 9.0}
     )
-    half_life_days: float = Field(default=90.0, gt=0)
+    half_life_days: float = Field(default=90.0, gt=0, le=36500)
 
     @field_validator("impact_weights", mode="before")
     @classmethod
@@ -126,7 +247,7 @@ class ScoringConfig(_Section):
             unknown = sorted(set(value) - set(IMPACT_LEVELS))
             if unknown:
                 raise ValueError(
-                    f"unknown impact level(s) {', '.join(unknown)}; "
+                    f"unknown impact level(s) {', '.join(_key(u) for u in unknown)}; "
                     f"expected {', '.join(IMPACT_LEVELS)}"
                 )
             return {k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v
@@ -154,14 +275,15 @@ class Config(_Section):
         for name, table in self.tables.items():
             if name not in TABLES:
                 problems.append(
-                    f"tables.{name}: unknown table; the canonical tables are {', '.join(TABLES)}"
+                    f"tables.{_key(name)}: unknown table; the canonical tables are "
+                    f"{', '.join(TABLES)}"
                 )
                 continue
             known = set(TABLES[name].column_names)
             for column in table.fields:
                 if column not in known:
                     problems.append(
-                        f"tables.{name}.fields.{column}: not a column of {name}; "
+                        f"tables.{name}.fields.{_key(column)}: not a column of {name}; "
                         f"its columns are {', '.join(c.name for c in TABLES[name].columns)}"
                     )
             if self.workspace.kind == "notion" and not table.notion_database:
@@ -191,13 +313,13 @@ class Config(_Section):
                 f"{variable} is not set; export the {self.workspace.kind} token in the "
                 "environment (tokens never go in leadsync.toml)"
             )
-        return Secret(value, variable)
+        return Secret(value, variable)  # a ConfigError when it cannot be a header value
 
 
 def _format_errors(exc: ValidationError) -> list[str]:
     lines: list[str] = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
+        loc = ".".join(_key(p) for p in err["loc"])
         kind = err["type"]
         if kind == "extra_forbidden":
             lines.append(f"{loc}: unknown key")
@@ -208,8 +330,8 @@ def _format_errors(exc: ValidationError) -> list[str]:
             lines.extend(message.splitlines() if not loc else [f"{loc}: {message}"])
         else:
             got = err.get("input")
-            shown = f" (got {got!r})" if not isinstance(got, (dict, list)) else ""
-            lines.append(f"{loc}: {err['msg'].lower()}{shown}")
+            detail = f" (got {shown(got)})" if not isinstance(got, (dict, list)) else ""
+            lines.append(f"{loc}: {err['msg'].lower()}{detail}")
     return lines
 
 
@@ -232,15 +354,32 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """Read and validate ``leadsync.toml`` (or ``path``)."""
     file = Path(path) if path is not None else DEFAULT_PATH
     try:
-        text = file.read_text(encoding="utf-8")
+        with file.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(
             "no such file; run `leadsync init` to write one, or pass --config", path=str(file)
         ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", path=str(file)) from None
+    except ValueError as exc:  # a path with a NUL byte
+        raise ConfigError(f"cannot read: {exc}", path=shown(str(file))) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"larger than {MAX_CONFIG_BYTES >> 20} MiB; not a leadsync.toml",
+                          path=str(file))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"not UTF-8 text (byte {raw[exc.start]:#04x} on line {line}); "
+                          "save the file as UTF-8", path=str(file)) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", path=str(file)) from None
+    except ValueError as exc:  # a number of more than sys.get_int_max_str_digits() digits
+        raise ConfigError(f"not valid TOML: {str(exc).split(';')[0]}", path=str(file)) from None
+    except RecursionError:
+        raise ConfigError("not valid TOML: arrays or tables nested too deeply",
+                          path=str(file)) from None
     return parse_config(data, source=str(file))

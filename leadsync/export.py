@@ -18,7 +18,8 @@ What this module owns
       frame (member lists as tuples, categories in their order).
     - :func:`export_store`: the I/O: every file written atomically (a
       temporary file in the same directory, flushed, then renamed over the
-      target) and owner-only (0600), like the store.
+      target) and owner-only (0600), like the store; the temporary files of
+      an export killed mid-write are removed by the next one.
 
 ``pandas.read_parquet`` alone already returns the store's dtypes (string,
 boolean, Float64, ordered categoricals with every category, tz-aware UTC);
@@ -276,6 +277,14 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
+def _remove_leftovers(out: Path) -> None:
+    """Temporary files an export killed mid-write left behind (never a final name)."""
+    for ext in FORMATS:
+        for leftover in out.glob(f".*.{ext}.*.tmp"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+
 @dataclass(frozen=True)
 class ExportedFile:
     """One file :func:`export_store` wrote."""
@@ -335,6 +344,7 @@ def export_store(store: Store, out_dir: str | os.PathLike[str], *, format: Forma
         raise StoreError(f"{out}: cannot create the export directory: {exc.strerror}") from None
     if not out.is_dir():
         raise StoreError(f"{out}: not a directory")
+    _remove_leftovers(out)
 
     def render(frame: pd.DataFrame, table: str, kind: Kind, deleted_at: bool) -> bytes:
         if format == "csv":

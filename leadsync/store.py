@@ -18,7 +18,9 @@ Why rows are kept as decoded values, not typed SQL columns
 File safety
     - A new store is created owner-only (0600) before SQLite touches it, and
       the first connection runs under ``umask 077`` so ``-wal`` and ``-shm``
-      are 0600 too.
+      are 0600 too. An existing store (and its ``-wal``/``-shm``) that others
+      can read is made 0600 when a sync opens it, with a WARNING line saying so:
+      it holds people's names and scores.
     - ``journal_mode=WAL``: readers see the last committed state and never
       block the writer, nor the writer them. ``synchronous=FULL``: a commit
       reaches the disk before the sync moves on, so after a power cut the run
@@ -64,7 +66,7 @@ from typing import Any
 import pandas as pd
 
 from leadsync.config import Config
-from leadsync.errors import StoreCorruptError, StoreError, StoreLockedError
+from leadsync.errors import ConfigError, StoreCorruptError, StoreError, StoreLockedError
 from leadsync.records import Record, records_to_frame
 from leadsync.store_codec import decode_time, decode_values, encode_time
 from leadsync.store_schema import APPLICATION_ID, SCHEMA_VERSION, create_schema, migrate
@@ -130,6 +132,13 @@ class SyncLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
+            folder = self.path.parent
+            if isinstance(exc, (FileNotFoundError, NotADirectoryError)) \
+                    and not folder.is_dir():
+                store = self.path.with_name(self.path.name.removesuffix(".lock"))
+                raise StoreError(
+                    f"{store}: the folder {folder} does not exist; create it, or point "
+                    "[store] path elsewhere") from None
             raise StoreError(f"{self.path}: cannot open the {self.activity} lock: "
                              f"{exc.strerror}") from None
         try:
@@ -387,7 +396,7 @@ class Store:
                             "wait for the sync", self.path, mode)
             conn.execute("PRAGMA synchronous=FULL")
             if self.writable:
-                self._warn_if_shared()
+                self._make_private()
         conn.execute("PRAGMA foreign_keys=ON")
         if version < SCHEMA_VERSION:
             self._upgrade(version, lock)
@@ -427,12 +436,23 @@ class Store:
             if own:
                 held.release()
 
-    def _warn_if_shared(self) -> None:
-        with suppress(OSError):
-            mode = stat.S_IMODE(self.path.stat().st_mode)
-            if mode & 0o077:
-                log.warning("%s is readable by other users (mode %o); `chmod 600` it",
-                            self.path, mode)
+    def _make_private(self) -> None:
+        """Make the store and its ``-wal``/``-shm`` owner-only, saying so when they were not."""
+        for path in (self.path, *(Path(f"{self.path}{s}") for s in ("-wal", "-shm"))):
+            try:
+                mode = stat.S_IMODE(path.stat().st_mode)
+            except OSError:
+                continue  # no -wal or -shm (yet)
+            if not mode & 0o077:
+                continue
+            try:
+                path.chmod(0o600)
+            except OSError as exc:
+                log.warning("%s is readable by other users (mode %o) and could not be made "
+                            "owner-only (%s); `chmod 600` it", path, mode, exc.strerror)
+            else:
+                log.warning("%s was readable by other users (mode %o); made it owner-only "
+                            "(0600): it holds people's names and scores", path, mode)
 
     def close(self) -> None:
         self._conn.close()
@@ -947,7 +967,10 @@ def store_path(config: Config) -> Path:
     """Where ``config``'s store lives: ``[store] path``, taken relative to the
     directory of the config file it was read from (so ``leadsync -c
     /srv/leadsync/leadsync.toml sync`` works from any directory)."""
-    path = Path(config.store.path).expanduser()
+    try:
+        path = Path(config.store.path).expanduser()
+    except RuntimeError as exc:  # "~someone" with no such user, or no home directory
+        raise ConfigError(f"store.path: {exc}", path=config.source) from None
     if path.is_absolute() or config.source.startswith("<"):
         return path
     return Path(config.source).resolve().parent / path

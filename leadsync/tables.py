@@ -386,7 +386,7 @@ def _valid_zone(name: str) -> bool:
         return True
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: name too long
         return False
     return True
 
@@ -410,6 +410,11 @@ def _to_timestamp(value: object) -> pd.Timestamp | None:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
+#: The span a canonical timestamp (nanoseconds, UTC) can hold: 1677-09-21 to 2262-04-11.
+_EARLIEST = pd.Timestamp.min.tz_localize("UTC")
+_LATEST = pd.Timestamp.max.tz_localize("UTC")
+
+
 def _coerce_timestamps(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     present = ~raw.map(_is_missing).astype(bool)
     parsed = pd.to_datetime(
@@ -421,7 +426,10 @@ def _coerce_timestamps(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
         parsed = parsed.astype("object")
         parsed[retry] = raw[retry].map(_to_timestamp)
         parsed = pd.to_datetime(parsed, utc=True, errors="coerce")
-    parsed = parsed.astype("datetime64[ns, UTC]")
+    # A date typed as year 6 or 7419 parses (at a coarser unit) but has no nanosecond
+    # timestamp: such a cell is bad, not a reason to fail the whole frame.
+    in_range = parsed.isna() | ((parsed >= _EARLIEST) & (parsed <= _LATEST))
+    parsed = parsed.where(in_range.astype(bool), None).astype("datetime64[ns, UTC]")
     return parsed, present & parsed.isna()
 
 
@@ -432,7 +440,7 @@ def _coerce(column: Column, raw: pd.Series) -> tuple[pd.Series, pd.Series, str]:
     none = pd.Series(False, index=raw.index)
     if kind == "timestamp":
         parsed, bad = _coerce_timestamps(raw)
-        return parsed, bad, "is not a date"
+        return parsed, bad, "is not a date from 1678 to 2261"
     if kind == "boolean":
         def as_bool(v: object) -> object:
             if _is_missing(v):
@@ -654,7 +662,8 @@ def build_frame(
     key = frame[spec.key]
     dup = key.notna() & key.duplicated(keep="first")
     for i in dup[dup].index:
-        first = frame.index[(key == key.iat[int(i)]).to_numpy()][0]
+        same = (key == key.iat[int(i)]).fillna(False)  # a missing key is nobody's twin
+        first = frame.index[same.to_numpy(dtype=bool)][0]
         kept = str(frame.at[first, "source_id"])
         reasons.setdefault(int(i), []).append(
             f"duplicate {spec.key} {key.iat[int(i)]!r} (kept source {kept})"

@@ -67,6 +67,12 @@ __all__ = ["FAKE_TOKEN", "FakeRow", "FakeSource", "FakeTable", "FakeWorkspace", 
 FAKE_TOKEN = "fake-token-0123456789"
 
 
+def fake_database_id(table: str) -> str:
+    """The Notion-shaped id a :class:`FakeWorkspace` config gives ``table``
+    (``fa4e…`` then the table name's bytes in hex), so the config loads like a real one."""
+    return ("fa4e" + table.encode().hex()).ljust(32, "0")[:32]
+
+
 class ManualClock:
     """A monotonic clock that only moves when something sleeps on it.
 
@@ -252,11 +258,12 @@ class FakeWorkspace:
 
     def config(self, store: str | Path, *, full_every_days: int = 7,
                overlap_seconds: int = 120, tables: Sequence[str] | None = None) -> Config:
-        """A config whose tables point at this workspace (as Notion databases ``fake-<table>``)."""
+        """A config whose tables point at this workspace (as Notion databases
+        :func:`fake_database_id`)."""
         return parse_config({
             "workspace": {"kind": "notion"},
             "tables": {
-                name: {"notion_database": f"fake-{name}",
+                name: {"notion_database": fake_database_id(name),
                        "fields": {col: label for label, col in t.fields.values()}}
                 for name, t in self.tables.items() if tables is None or name in tables
             },
@@ -269,7 +276,7 @@ class FakeWorkspace:
         lines = ['[workspace]', 'kind = "notion"', '']
         for name, t in self.tables.items():
             fields = ", ".join(f'{col} = "{label}"' for label, col in t.fields.values())
-            lines += [f"[tables.{name}]", f'notion_database = "fake-{name}"',
+            lines += [f"[tables.{name}]", f'notion_database = "{fake_database_id(name)}"',
                       f"fields = {{ {fields} }}", ""]
         lines += ["[store]", f'path = "{store}"', ""]
         if sync:
@@ -298,7 +305,8 @@ class FakeWorkspace:
             raise AuthError("API token is invalid.", service="notion", status=401,
                             code="unauthorized")
         database = config.tables[table].notion_database or ""
-        upstream = self.tables.get(database.removeprefix("fake-"))
+        upstream = next((t for name, t in self.tables.items()
+                         if fake_database_id(name) == database), None)
         if upstream is None or upstream.dropped or upstream.name != table:
             raise NotFoundError(
                 f"Could not find database with ID: {database}. Make sure the relevant pages "

@@ -24,11 +24,21 @@ def test_help_lists_the_commands(runner: CliRunner) -> None:
     assert "75" in result.output  # the exit codes are documented where users look
 
 
+def fill_in_ids(path: Path) -> None:
+    """What a user does after `leadsync init`: paste the ids over the placeholders."""
+    text = path.read_text()
+    for n in range(2):
+        text = text.replace('"PASTE-THE-DATABASE-URL-OR-ID"',
+                            f'"{n}f2e3d4c5b6a79881f2e3d4c5b6a7988"', 1)
+    path.write_text(text)
+
+
 @pytest.mark.parametrize("kind", ["notion", "airtable"])
 def test_init_writes_a_config_that_loads(runner: CliRunner, tmp_path: Path, kind: str) -> None:
     path = tmp_path / "leadsync.toml"
     result = runner.invoke(main, ["--config", str(path), "init", "--kind", kind])
     assert result.exit_code == 0, result.output
+    fill_in_ids(path)
     config = load_config(path)
     assert config.workspace.kind == kind
     assert set(config.tables) == {"signals", "members"}
@@ -60,6 +70,7 @@ def test_check_names_the_missing_token_and_never_prints_one(
 ) -> None:
     path = tmp_path / "leadsync.toml"
     runner.invoke(main, ["--config", str(path), "init"])
+    fill_in_ids(path)
     monkeypatch.delenv("NOTION_TOKEN", raising=False)
     result = runner.invoke(main, ["--config", str(path), "check"])
     assert result.exit_code == 2
@@ -70,6 +81,19 @@ def test_check_names_the_missing_token_and_never_prints_one(
     assert "NOTION_TOKEN is set" in result.output
     assert "is still the placeholder" in result.output
     assert "ntn_checktoken_value_1" not in result.output + result.stderr
+
+
+def test_check_names_the_placeholders_a_fresh_init_leaves(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "leadsync.toml"
+    runner.invoke(main, ["--config", str(path), "init"])
+    monkeypatch.setenv("NOTION_TOKEN", "ntn_checktoken_value_1")
+    result = runner.invoke(main, ["--config", str(path), "check"])
+    assert result.exit_code == 2
+    for table in ("signals", "members"):
+        assert f"tables.{table}.notion_database: not a Notion id" in result.stderr
+    assert "PASTE-THE-DATABASE-URL-OR-ID" in result.stderr
 
 
 def test_usage_errors_exit_2(runner: CliRunner) -> None:

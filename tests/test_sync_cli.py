@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 from leadsync.cli import main
 from leadsync.errors import UpstreamError
 from leadsync.store import SyncLock
-from leadsync.testing import FAKE_TOKEN, FakeWorkspace
+from leadsync.testing import FAKE_TOKEN, FakeWorkspace, fake_database_id
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def break_field(ws: FakeWorkspace, config: Path) -> None:
 @pytest.mark.parametrize(("breaker", "code", "message"), [
     (break_unreachable, 75, "notion: cannot reach api.notion.com"),
     (break_token, 1, "notion: API token is invalid. (HTTP 401, unauthorized)"),
-    (break_database, 1, "Could not find database with ID: fake-signals"),
+    (break_database, 1, f"Could not find database with ID: {fake_database_id('signals')}"),
     (break_field, 1, "mapped field(s) not found: impact -> 'Impakt'"),
 ])
 def test_bad_input_is_one_clear_line_the_right_code_and_no_change(

@@ -104,10 +104,12 @@ from leadsync.emulator.airtable_values import (
 )
 from leadsync.emulator.core import (
     Host,
+    InvalidUnicode,
     Request,
     Response,
     Router,
     TokenBucket,
+    check_unicode,
     retry_after_header,
 )
 from leadsync.emulator.sample import LAYOUT, FieldSpec, SampleOrg, TableLayout
@@ -357,6 +359,11 @@ class AirtableService:
             return {}
         try:
             data = json.loads(request.body, parse_constant=_reject_constant)
+            check_unicode(data)
+        except (UnicodeDecodeError, InvalidUnicode):
+            # "400 Bad Request: The request encoding is invalid" (Airtable's errors page)
+            raise AirtableError(400, "INVALID_REQUEST_BODY",
+                                "Could not parse request body: invalid encoding") from None
         except ValueError:
             raise AirtableError(422, "INVALID_REQUEST_BODY",
                                 "Could not parse request body") from None

@@ -43,6 +43,7 @@ __all__ = [
     "FrozenClock",
     "Host",
     "IdFactory",
+    "InvalidUnicode",
     "Limits",
     "Request",
     "Response",
@@ -50,6 +51,7 @@ __all__ = [
     "Service",
     "Stats",
     "TokenBucket",
+    "check_unicode",
 ]
 
 
@@ -87,10 +89,21 @@ class Request:
         return values[-1] if values else default
 
     def json(self) -> Any:
-        """The JSON body; ``{}`` when empty; ValueError when it is not JSON."""
+        """The JSON body; ``{}`` when empty; ValueError when it is not JSON.
+
+        :class:`InvalidUnicode` (a ValueError) when it is not valid Unicode: bytes
+        that are not UTF-8, or a ``\\ud800`` escape with no partner (a lone
+        surrogate). The real APIs refuse those with a 400; stored, they would
+        break every later answer that carries them.
+        """
         if not self.body:
             return {}
-        return json.loads(self.body)
+        try:
+            value = json.loads(self.body)
+        except UnicodeDecodeError as exc:
+            raise InvalidUnicode(str(exc)) from None
+        check_unicode(value)
+        return value
 
     def bearer(self) -> str | None:
         auth = self.headers.get("authorization", "")
@@ -113,6 +126,18 @@ class Response:
         if self.body is None:
             return b""
         return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class InvalidUnicode(ValueError):
+    """A request body that is not valid Unicode (see :meth:`Request.json`)."""
+
+
+def check_unicode(value: Any) -> None:
+    """Raise :class:`InvalidUnicode` when a parsed JSON value holds a lone surrogate."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidUnicode("a lone surrogate (\\ud800-\\udfff without its pair)") from None
 
 
 class ApiError(Exception):
