@@ -840,9 +840,15 @@ def gather_records(raws: Sequence[Mapping[str, Any]], plans: Sequence[ColumnPlan
 
     from leadsync.frames import CellBatch
 
-    fields_list = [raw.get("fields") or {} for raw in raws]
+    fields_list: list[Any] = [raw.get("fields") for raw in raws]
+    # Fields that are not an object (a list, a number): decode_record says why. A record
+    # without fields is one whose cells are all empty, as decode_record reads it.
+    miss: set[int] = {i for i, given in enumerate(fields_list)
+                      if given is not None and given.__class__ is not dict}
+    for i, given in enumerate(fields_list):
+        if given.__class__ is not dict:
+            fields_list[i] = {}
     sink = notes if notes is not None else []
-    miss: set[int] = set()
     cells: dict[str, list[Any]] = {}
     light: dict[str, str] = {}
     to_exact: dict[str, Any] = {}

@@ -908,31 +908,43 @@ class NotionSource(FrameReader):
 
         Only the mapped properties are asked for (``filter_properties``; the
         title for an id listing), so Notion sends, and leadsync parses, no
-        more than it decodes. A 404 for a cached data source id resolves the
-        configured database afresh and queries once more; a 400 naming a
-        property (a mapped property deleted since the schema was read) reads
-        the schema again, which ends in the :class:`~leadsync.errors.SchemaError`
-        of a mapping that no longer resolves.
+        more than it decodes; the ids asked for are always those of the
+        mapping as this pull resolved it. A 404 for a cached data source id
+        resolves the configured database afresh and queries once more. A 400
+        naming a property (a mapped property deleted since the schema was
+        read) reads the schema again and resolves the mapping again: when that
+        maps a column to another property (the forgiving mapping: the
+        property re-created under its configured name), the query is repeated
+        with the new ids, the pages already yielded skipped; when it does not
+        resolve, the :class:`~leadsync.errors.SchemaError` says which column
+        is gone; when it asks for the same ids, the refusal was not a schema
+        change and is raised.
         """
         ds = self.connect()
-        answered = False
-        try:
-            for page in ds.iter_pages(filter_, what=what,
-                                      filter_properties=self._wanted(ds, title_only)):
-                answered = True
-                yield page
-            return
-        except NotFoundError:
-            if answered or not self.cached:
-                raise
-        except RequestRejectedError as exc:
-            if title_only or not _names_a_property(exc):
-                raise
-            self._refresh(f"Notion refused the mapped properties ({exc})")
-            raise  # the mapping still resolves: the refusal was not a schema change
-        ds = self._refresh(f"Notion does not know data source {ds.id}", resolve_target=True)
-        yield from ds.iter_pages(filter_, what=what,
-                                 filter_properties=self._wanted(ds, title_only))
+        seen: set[str] = set()
+        for _ in range(3):  # a schema change or two while one pull runs, then give up
+            wanted = self._wanted(ds, title_only)
+            try:
+                for page in ds.iter_pages(filter_, what=what, filter_properties=wanted):
+                    page_id = str(page.get("id"))
+                    if page_id in seen:
+                        continue
+                    seen.add(page_id)
+                    yield page
+                return
+            except NotFoundError:
+                if seen or not self.cached:
+                    raise
+                ds = self._refresh(f"Notion does not know data source {ds.id}",
+                                   resolve_target=True)
+            except RequestRejectedError as exc:
+                if title_only or not _names_a_property(exc):
+                    raise
+                ds = self._refresh(f"Notion refused the mapped properties ({exc})")
+                if self._wanted(ds, title_only) == wanted:
+                    raise  # the mapping asks for the same properties: not a schema change
+        raise ConnectorError(f"{what}: the schema of {ds.label} kept changing while the "
+                             "pull ran; run it again", service=SERVICE)
 
     def _wanted(self, ds: NotionDataSource, title_only: bool) -> list[str]:
         """The properties a query asks for: the title (id listings) or every mapped one."""

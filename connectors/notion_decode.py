@@ -685,8 +685,11 @@ def gather_pages(pages: Sequence[Mapping[str, Any]], fields: Mapping[str, FieldR
     from leadsync.frames import CellBatch
 
     spec = schema(table)
-    props_list = [page.get("properties") or {} for page in pages]
-    miss: set[int] = set()
+    props_list: list[Any] = [page.get("properties") for page in pages]
+    # Properties that are not an object (null, a list, a number): decode_page says why.
+    miss: set[int] = {i for i, props in enumerate(props_list) if props.__class__ is not dict}
+    for i in miss:
+        props_list[i] = {}
     cells: dict[str, list[Any]] = {}
     mapped: list[str] = []
     light: dict[str, str] = {}

@@ -37,6 +37,8 @@ __all__ = [
     "DECISIONS",
     "IMPACT_LEVELS",
     "INDICATORS",
+    "PROJECT_KINDS",
+    "PROJECT_OUTCOMES",
     "QUARANTINE_COLUMNS",
     "SIGNAL_TYPES",
     "STAGES",
@@ -62,6 +64,12 @@ IMPACT_LEVELS: tuple[str, ...] = ("Low", "Medium", "High")
 STAGES: tuple[str, ...] = ("early_leadership", "emerging_leader", "established_leader")
 #: Promotion review decisions.
 DECISIONS: tuple[str, ...] = ("Pending", "Declined", "Approved")
+#: Project-lead experiments, in the order the seed's ladder climbs them: observe a
+#: senior lead (Shadow), lead a sponsored cross-team initiative (Pilot), own a process
+#: improvement with success metrics (Improvement).
+PROJECT_KINDS: tuple[str, ...] = ("Shadow", "Pilot", "Improvement")
+#: How a project turned out; ``Ongoing`` until it has ended.
+PROJECT_OUTCOMES: tuple[str, ...] = ("Succeeded", "Partly", "Did not", "Ongoing")
 
 #: The seed's behavioural indicators and the signal type each belongs to. The
 #: ``indicator`` column is free text (teams define their own signals); these
@@ -203,6 +211,18 @@ TABLES: Mapping[str, TableSchema] = {
             _c("decision", "category", vocabulary=DECISIONS),
             _c("decided_on", "timestamp"),
         ), "a promotion review scored on the seed's decision matrix"),
+        TableSchema("projects", (
+            _c("project_id", "id", True),
+            _c("name", "text", True),
+            _c("kind", "category", True, PROJECT_KINDS),
+            _c("lead_id", "member", True),
+            _c("sponsor_id", "member", doc="the executive sponsor; a pilot should have one"),
+            _c("started_on", "timestamp"),
+            _c("ended_on", "timestamp", doc="the end, or the planned end while Ongoing"),
+            _c("success_metrics", "text", doc="an improvement should define them"),
+            _c("outcome", "category", vocabulary=PROJECT_OUTCOMES),
+            _c("evidence", "url"),
+        ), "a project-lead experiment: a shadow, pilot or improvement project and its lead"),
     )
 }
 

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from leadsync.config import TOKEN_VARIABLES, Config, TableConfig
+from leadsync.config import TOKEN_VARIABLES, Config, TableConfig, location_problem
 from leadsync.errors import (
     AuthError,
     ConfigError,
@@ -52,10 +52,7 @@ __all__ = ["CheckResult", "Finding", "TableCheck", "check_config", "check_worksp
 
 Level = Literal["problem", "note"]
 
-_HEX32 = re.compile(r"[0-9a-f]{32}", re.IGNORECASE)
-_DASHED = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 _DETAILS = re.compile(r" \(HTTP \d+[^)]*\)$")
-_AIRTABLE_BASE = re.compile(r"^app[A-Za-z0-9]{14}$")
 _AIRTABLE_TABLE_ID = re.compile(r"^tbl[A-Za-z0-9]{14}$")
 #: What ``leadsync init`` leaves to fill in (and what such placeholders look like).
 _PLACEHOLDER = re.compile(r"PASTE|X{6,}|…|\.\.\.|<[^>]*>", re.IGNORECASE)
@@ -174,8 +171,9 @@ class CheckResult:
 # The config alone
 
 
-def _is_notion_id(value: str) -> bool:
-    return bool(_DASHED.search(value) or _HEX32.search(value.replace("-", "")))
+def _malformed(scope: str, key: str, problem: str, fix: str) -> Finding:
+    """A location the config loader would refuse, as a finding: the loader's reason."""
+    return Finding("problem", scope, f"{key} is {problem}", fix)
 
 
 def _location_findings(kind: str, name: str, spec: TableConfig) -> list[Finding]:
@@ -184,23 +182,23 @@ def _location_findings(kind: str, name: str, spec: TableConfig) -> list[Finding]
     if kind == "notion":
         key = "notion_database" if spec.notion_database else "notion_data_source"
         value = spec.notion_database or spec.notion_data_source or ""
+        problem = location_problem("notion_ref" if key == "notion_database" else "notion_id",
+                                   value)
         if _PLACEHOLDER.search(value):
             out.append(Finding("problem", name, f"{where}.{key} is still the placeholder "
                                f"{value!r}", "paste the database's URL (in Notion: Share → Copy "
                                "link) or id"))
-        elif not _is_notion_id(value):
-            out.append(Finding("problem", name, f"{where}.{key} {value!r} is not a Notion id "
-                               "or database URL", "paste the database's URL (Share → Copy "
-                               "link) or its 32-character id"))
+        elif problem:
+            out.append(_malformed(name, f"{where}.{key}", problem, "paste the database's URL "
+                                  "(Share → Copy link) or its 32-character id"))
         return out
     base, table = spec.airtable_base or "", spec.airtable_table or ""
     if _PLACEHOLDER.search(base):
         out.append(Finding("problem", name, f"{where}.airtable_base is still the placeholder "
                            f"{base!r}", "paste the base id: the app… part of the base's URL"))
-    elif not _AIRTABLE_BASE.match(base):
-        out.append(Finding("problem", name, f"{where}.airtable_base {base!r} is not an "
-                           "Airtable base id (app followed by 14 letters and digits)",
-                           "paste the app… part of the base's URL"))
+    elif (problem := location_problem("airtable_base", base)):
+        out.append(_malformed(name, f"{where}.airtable_base", problem,
+                              "paste the app… part of the base's URL"))
     if _PLACEHOLDER.search(table):
         out.append(Finding("problem", name, f"{where}.airtable_table is still the placeholder "
                            f"{table!r}", "paste the table id (the tbl… part of its URL) or "
@@ -208,6 +206,19 @@ def _location_findings(kind: str, name: str, spec: TableConfig) -> list[Finding]
     elif table.startswith("tbl") and len(table) == 17 and not _AIRTABLE_TABLE_ID.match(table):
         out.append(Finding("problem", name, f"{where}.airtable_table {table!r} is not a table "
                            "id", "paste the tbl… part of the table's URL, or its name"))
+    return out
+
+
+def _report_findings(config: Config) -> list[Finding]:
+    """The report's own locations (where ``--push`` writes), when set and malformed."""
+    out: list[Finding] = []
+    for key, kind, value in (
+            ("notion_parent_page", "notion_ref", config.report.notion_parent_page),
+            ("airtable_base", "airtable_base", config.report.airtable_base)):
+        if value and (problem := location_problem(kind, value)):  # type: ignore[arg-type]
+            out.append(_malformed("report", f"report.{key}", problem,
+                                  "paste the page's URL or id" if kind == "notion_ref"
+                                  else "paste the app… part of the base's URL"))
     return out
 
 
@@ -230,6 +241,7 @@ def check_config(config: Config, env: Mapping[str, str] | None = None) -> list[F
     for name, spec in config.tables.items():
         findings += _location_findings(kind, name, spec)
         findings += _required_findings(name, spec)
+    findings += _report_findings(config)
     variable = TOKEN_VARIABLES[kind]
     if not (os.environ if env is None else env).get(variable, "").strip():
         findings.append(Finding("problem", "token", f"{variable} is not set",

@@ -70,9 +70,9 @@ def handled(func: F) -> F:
     return cast(F, wrapper)
 
 
-def config_from(ctx: click.Context) -> Config:
+def config_from(ctx: click.Context, *, locations_as_written: bool = False) -> Config:
     path = ctx.find_root().params.get("config")
-    return load_config(path)
+    return load_config(path, locations_as_written=locations_as_written)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -136,7 +136,7 @@ def check(ctx: click.Context, offline: bool, as_json: bool) -> None:
     from leadsync.check import run_check
     from leadsync.setup import describe_config
 
-    config = config_from(ctx)
+    config = config_from(ctx, locations_as_written=True)
     # ctx.obj["workspace"]: a Workspace for tests and embedding (leadsync.workspace)
     workspace = ctx.obj.get("workspace") if isinstance(ctx.obj, dict) else None
     result = run_check(config, offline=offline, workspace=workspace)

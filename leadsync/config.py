@@ -50,6 +50,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "TableConfig",
     "WorkspaceConfig",
     "load_config",
+    "location_problem",
     "parse_config",
 ]
 
@@ -77,6 +79,10 @@ REQUIRED_TABLES = ("signals", "members")
 TOKEN_VARIABLES = {"notion": "NOTION_TOKEN", "airtable": "AIRTABLE_TOKEN"}
 #: A leadsync.toml is a few kilobytes; a bigger file is refused unread.
 MAX_CONFIG_BYTES = 1 << 20
+#: Validation context key: keep workspace locations (database, data source, base, parent
+#: page) as written, for ``leadsync check`` to name a placeholder or a malformed id as one
+#: of its findings with its fix, beside the others, instead of refusing the file at load.
+AS_WRITTEN = "locations_as_written"
 
 _NOTION_ID = re.compile(
     r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$", re.I)
@@ -110,34 +116,84 @@ def _text(value: str) -> str:
     return value
 
 
-def _notion_ref(value: str) -> str:
+def _as_written(info: ValidationInfo) -> bool:
+    """Whether the caller asked to keep workspace locations as written (``leadsync check``)."""
+    return isinstance(info.context, dict) and bool(info.context.get(AS_WRITTEN))
+
+
+def _notion_ref(value: str, info: ValidationInfo) -> str:
     """A Notion id (dashed or not) or an http(s) URL whose path holds one."""
     _text(value)
-    text = value.strip()
-    if _NOTION_ID.match(text):
+    if _as_written(info):
         return value
-    parts = urlsplit(text) if "://" in text else None
-    if parts and parts.scheme in ("http", "https") and parts.hostname \
-            and _NOTION_ID_IN_PATH.search(parts.path):
-        return value
-    raise ValueError(f"not a Notion id or a Notion URL holding one (got {shown(value)}); "
-                     "paste the database's link (Share -> Copy link) or its 32-character id")
-
-
-def _notion_id(value: str) -> str:
-    _text(value)
-    if not _NOTION_ID.match(value.strip()):
-        raise ValueError(f"not a Notion id (32 hexadecimal characters, dashes allowed; "
-                         f"got {shown(value)})")
+    try:
+        _strict_notion_ref(value)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; paste the database's link (Share -> Copy link) or its "
+                         "32-character id") from None
     return value
 
 
-def _airtable_base(value: str) -> str:
+def _strict_notion_ref(value: str) -> None:
+    text = value.strip()
+    if _NOTION_ID.match(text):
+        return
+    parts = urlsplit(text) if "://" in text else None
+    if parts and parts.scheme in ("http", "https") and parts.hostname \
+            and _NOTION_ID_IN_PATH.search(parts.path):
+        return
+    raise ValueError(f"not a Notion id or a Notion URL holding one (got {shown(value)})")
+
+
+def _notion_id(value: str, info: ValidationInfo) -> str:
     _text(value)
+    if _as_written(info):
+        return value
+    _strict_notion_id(value)
+    return value
+
+
+def _strict_notion_id(value: str) -> None:
+    if not _NOTION_ID.match(value.strip()):
+        raise ValueError(f"not a Notion id (32 hexadecimal characters, dashes allowed; "
+                         f"got {shown(value)})")
+
+
+def _airtable_base(value: str, info: ValidationInfo) -> str:
+    _text(value)
+    if _as_written(info):
+        return value.strip()
+    _strict_airtable_base(value)
+    return value.strip()
+
+
+def _strict_airtable_base(value: str) -> None:
     if not _AIRTABLE_BASE.match(value.strip()):
         raise ValueError(f"not an Airtable base id ('app' and 14 letters or digits, as in "
                          f"https://airtable.com/appXXXXXXXXXXXXXX/…; got {shown(value)})")
-    return value.strip()
+
+
+_LOCATION_CHECKS = {
+    "notion_ref": _strict_notion_ref,
+    "notion_id": _strict_notion_id,
+    "airtable_base": _strict_airtable_base,
+}
+
+
+def location_problem(kind: Literal["notion_ref", "notion_id", "airtable_base"],
+                     value: str) -> str | None:
+    """Why a workspace location would be refused at load, or None when it would load.
+
+    ``notion_ref`` is a database or page (an id or a URL holding one), ``notion_id`` a
+    data source id, ``airtable_base`` a base id. ``leadsync check`` loads the config with
+    ``locations_as_written`` and names each such problem as one of its findings.
+    """
+    try:
+        _text(value)
+        _LOCATION_CHECKS[kind](value)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _service_url(value: str) -> str:
@@ -335,12 +391,19 @@ def _format_errors(exc: ValidationError) -> list[str]:
     return lines
 
 
-def parse_config(data: Mapping[str, Any], source: str = "<memory>") -> Config:
-    """Validate an already-parsed TOML mapping."""
+def parse_config(data: Mapping[str, Any], source: str = "<memory>", *,
+                 locations_as_written: bool = False) -> Config:
+    """Validate an already-parsed TOML mapping.
+
+    ``locations_as_written`` keeps the workspace locations (database and data source ids,
+    Airtable base, report parent page) unchecked beyond being non-empty text; only
+    ``leadsync check`` asks for it, to report a malformed one as a finding.
+    """
     if "source" in data:
         raise ConfigError("unknown key", key="source", path=source)
     try:
-        return Config.model_validate({**data, "source": source})
+        return Config.model_validate({**data, "source": source},
+                                     context={AS_WRITTEN: locations_as_written})
     except ValidationError as exc:
         lines = _format_errors(exc)
         if len(lines) == 1:
@@ -350,8 +413,9 @@ def parse_config(data: Mapping[str, Any], source: str = "<memory>") -> Config:
         ) from None
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> Config:
-    """Read and validate ``leadsync.toml`` (or ``path``)."""
+def load_config(path: str | os.PathLike[str] | None = None, *,
+                locations_as_written: bool = False) -> Config:
+    """Read and validate ``leadsync.toml`` (or ``path``); see `parse_config`."""
     file = Path(path) if path is not None else DEFAULT_PATH
     try:
         with file.open("rb") as handle:
@@ -382,4 +446,4 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     except RecursionError:
         raise ConfigError("not valid TOML: arrays or tables nested too deeply",
                           path=str(file)) from None
-    return parse_config(data, source=str(file))
+    return parse_config(data, source=str(file), locations_as_written=locations_as_written)

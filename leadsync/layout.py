@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from leadsync.tables import INDICATORS
+from leadsync.tables import INDICATORS, PROJECT_KINDS, PROJECT_OUTCOMES
 
 __all__ = [
     "LAYOUT",
@@ -194,6 +194,23 @@ LAYOUT: tuple[TableLayout, ...] = (
         FieldSpec("Decision", "status", "singleSelect", "decision",
                   ("Pending", "Declined", "Approved")),
         FieldSpec("Decided on", "date", "date", "decided_on"),
+    )),
+    # The seed's project-lead experiments. The lead is a person in Notion (like the
+    # signal table's Team Member) and a linked member in Airtable; the sponsor a
+    # relation in Notion and a collaborator in Airtable.
+    TableLayout("projects", "Project Lead Experiments", "Projects", (
+        FieldSpec("Project", "title", "singleLineText", "name"),
+        FieldSpec("Project ID", "unique_id", None, "project_id", extra={"prefix": "PRJ"}),
+        FieldSpec("Kind", "select", "singleSelect", "kind", PROJECT_KINDS),
+        FieldSpec("Lead", "people", "multipleRecordLinks", "lead_id",
+                  extra={"target": "members"}),
+        FieldSpec("Sponsor", "relation", "singleCollaborator", "sponsor_id",
+                  extra={"target": "members"}),
+        FieldSpec("Started", "date", "date", "started_on"),
+        FieldSpec("Ended", "date", "date", "ended_on"),
+        FieldSpec("Success metrics", "rich_text", "multilineText", "success_metrics"),
+        FieldSpec("Outcome", "status", "singleSelect", "outcome", PROJECT_OUTCOMES),
+        FieldSpec("Evidence", "url", "url", "evidence"),
     )),
 )
 

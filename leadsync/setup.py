@@ -76,7 +76,7 @@ def config_template(kind: Kind) -> str:
         f"# For each table, paste {where}.",
         "# `fields` maps leadsync's column (left) to your property name or id (right).",
         "# signals and members are required; the others unlock milestones, check-ins,",
-        "# rotation and promotion analytics.",
+        "# rotation, promotion and project-lead (projects) analytics.",
     ])
     sources = {item.table: placeholder for item in LAYOUT}
     optional = tuple(item.table for item in LAYOUT if item.table not in ("signals", "members"))

@@ -362,6 +362,9 @@ class FrameReader:
 
         Each frame's ``attrs["quarantine"]`` holds its own page's misfits. Pages
         come as the service answers, so a caller can stop early or keep memory flat.
+        A row the service hands on twice within one frame's rows (an Airtable
+        listing restarted after its offset expired) is in that frame once, with
+        its last values, as in :meth:`pull_frame`.
         """
         if page_rows < 1:
             raise ValueError("page_rows must be at least 1")

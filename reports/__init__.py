@@ -15,6 +15,10 @@ The flow, pure until the last step::
 * renderers: :func:`render_html` (one self-contained page; also the
   notebook's ``_repr_html_``), :func:`render_markdown`, :func:`render_text`;
 * :func:`write_report` (:mod:`.write`): the files, atomically, owner-only;
+* :func:`build_packet` (:mod:`.packet_display`, over :mod:`.packet`): a
+  nominee's promotion packet, shown inline in a notebook as its HTML page;
+  :func:`open_nominations` lists the nominees of the open reviews, and
+  :func:`render_packet_html` / :func:`render_packet_markdown` render a packet;
 * :func:`run_report` (:mod:`.job`): the ``leadsync report`` command's job,
   from the store to the files.
 """
@@ -45,6 +49,9 @@ from leadsync.reports.model import (
     last_complete_month,
     month_end,
 )
+from leadsync.reports.packet import PromotionPacket, open_nominations
+from leadsync.reports.packet_compose import render_packet_html, render_packet_markdown
+from leadsync.reports.packet_display import PacketView, build_packet
 from leadsync.reports.report import LeadershipReport, build_report
 from leadsync.reports.text import render_text
 from leadsync.reports.write import WrittenReport, write_report
@@ -58,7 +65,9 @@ __all__ = [
     "LeadershipReport",
     "Link",
     "LinkList",
+    "PacketView",
     "Paragraph",
+    "PromotionPacket",
     "ReportModel",
     "ReportRun",
     "Section",
@@ -66,12 +75,16 @@ __all__ = [
     "Table",
     "WrittenReport",
     "build_model",
+    "build_packet",
     "build_report",
     "compose",
     "last_complete_month",
     "month_end",
+    "open_nominations",
     "render_html",
     "render_markdown",
+    "render_packet_html",
+    "render_packet_markdown",
     "render_text",
     "row_links",
     "run_report",

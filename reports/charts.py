@@ -32,6 +32,7 @@ from leadsync.tables import SIGNAL_TYPES
 
 __all__ = [
     "PALETTE",
+    "project_leads_chart",
     "render_charts",
     "representation_chart",
     "score_distribution_chart",
@@ -193,6 +194,47 @@ def representation_chart(representation: pd.DataFrame) -> Chart:
     return _chart("representation", title, alt, figure)
 
 
+def project_leads_chart(fairness: pd.DataFrame) -> Chart:
+    """Per region: share of the pipeline against share of pilot and improvement leads.
+
+    Rows whose numbers are withheld (a pool still under the minimum) are not drawn.
+    """
+    title = "Pilot and improvement leads by region against pipeline share"
+    rows = fairness[(fairness["grouping"] == "region")
+                    & fairness["pipeline"].notna()].reset_index(drop=True)
+    series = (("pipeline_share", "Pipeline"), ("pilot_leads_share", "Pilot leads"),
+              ("improvement_leads_share", "Improvement leads"))
+    height = 1.3 + 0.55 * max(len(rows), 1)
+    with _styled():
+        figure = _figure(7.2, height)
+        ax = figure.subplots()
+        y = np.arange(len(rows))
+        bar = 0.8 / len(series)
+        for i, (column, label) in enumerate(series):
+            values = rows[column].astype("Float64").fillna(0.0).astype(float).to_numpy() * 100
+            ax.barh(y + (i - 1) * bar, values, height=bar, color=PALETTE[i], label=label)
+        ax.set_yticks(y, [str(g) for g in rows["group"]])
+        ax.invert_yaxis()
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("Share (%)")
+        ax.set_ylabel("Region")
+        figure.suptitle(title, x=0.01, ha="left")
+        ax.grid(axis="x", color=GRID, linewidth=0.8)
+        ax.set_axisbelow(True)
+        figure.legend(loc="outside lower center", ncols=3)
+
+    def pct(value: Any) -> str:
+        return "–" if pd.isna(value) else f"{float(value) * 100:.0f}%"
+    parts = [f"{row.group}: pipeline {pct(row.pipeline_share)}, pilot leads "
+             f"{pct(row.pilot_leads_share)}, improvement leads "
+             f"{pct(row.improvement_leads_share)}" for row in rows.itertuples()]
+    alt = ("Grouped bar chart per region of the share of the development pipeline, of the "
+           "pipeline members who led a pilot and of those who led an improvement, over the "
+           "last 12 months. " + "; ".join(parts) + "."
+           if parts else "Project leads: no region large enough to show.")
+    return _chart("project-leads", title, alt, figure)
+
+
 def overlap_chart(overlap: pd.DataFrame, day_label: str) -> Chart:
     """Heatmap: the share of each region's members in working hours, per UTC hour."""
     title = f"In working hours, by UTC hour ({day_label})"
@@ -272,4 +314,6 @@ def render_charts(report: ReportModel) -> dict[str, Chart]:
         representation_chart(report.representation),
         overlap_chart(report.overlap_by_region, day),
     ]
+    if "projects" not in report.untracked:
+        charts.append(project_leads_chart(report.project_fairness))
     return {chart.key: chart for chart in charts}

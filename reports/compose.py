@@ -44,6 +44,7 @@ SECTION_TITLES: dict[str, str] = {
     "mentorship": "Mentorship: overdue check-ins",
     "quiet": "Gone quiet",
     "sprint_rotation": "Sprint-lead rotation: next up",
+    "projects": "Project-lead experiments",
     "data_quality": "Data quality",
 }
 
@@ -286,6 +287,106 @@ def _sprint(report: ReportModel) -> Section:
     ), empty="No sprint rotation recorded."))
 
 
+def _project_fairness_table(frame: pd.DataFrame, grouping: str, label: str) -> Table:
+    rows = frame[frame["grouping"] == grouping].copy()
+    rows["flags"] = pd.Series([
+        ", ".join(n for n, f in (("pilots", a), ("improvements", b)) if pd.notna(f) and bool(f))
+        or ("withheld" if pd.isna(m) else "")
+        for a, b, m in zip(rows["pilot_leads_flag"], rows["improvement_leads_flag"],
+                           rows["pipeline"], strict=True)], dtype="string", index=rows.index)
+    return Table(f"project_fairness_{grouping}", rows, (
+        Column("group", label),
+        Column("pipeline", "Members", "int"),
+        Column("pipeline_share", "Pipeline", "percent"),
+        Column("pilot_leads_share", "Pilot leads", "percent"),
+        Column("improvement_leads_share", "Improvement leads", "percent"),
+        Column("flags", "Below four-fifths", wrap=True),
+    ), empty="Nobody is on a development track.")
+
+
+def _projects(report: ReportModel, charts: dict[str, Figure]) -> Section:
+    if "projects" in report.untracked:
+        return _section("projects", Callout(
+            "No projects table is tracked, so this section is empty. Add the projects table "
+            "(the seed's project-lead experiments: shadow, pilot and improvement projects, "
+            "each with its lead) under [tables.projects] in leadsync.toml (`leadsync init` "
+            "writes its fields with the seed's names; `leadsync bootstrap` creates the table "
+            "in an empty workspace) and sync."))
+    quarter = report.quarter_start
+    since = f"{quarter:%-d %B %Y}" if quarter is not None else "the quarter's start"
+    shown = report.projects_quarter.assign(state=pd.Series([
+        str(outcome) if str(status) == "finished" else str(status)
+        for status, outcome in zip(report.projects_quarter["status"],
+                                   report.projects_quarter["outcome"], strict=True)],
+        dtype="string", index=report.projects_quarter.index))
+    led = Table("projects_quarter", shown, (
+        Column("name", "Project", wrap=True),
+        Column("kind", "Kind"),
+        Column("lead", "Lead"),
+        Column("sponsor", "Sponsor"),
+        Column("started_on", "Started", "date"),
+        Column("ended_on", "Ends", "date"),
+        Column("state", "Outcome"),
+        Column("evidence", "Evidence", "link", link_text="evidence"),
+    ), caption=f"Projects running at any time from {since} to "
+               f"{report.as_of:%-d %B %Y}, by start.",
+        empty="No project ran this quarter.")
+    ladder = report.project_ladder.sort_values(["name", "member_id"], kind="stable")
+    tried = ladder[["shadow", "pilot", "improvement"]].astype("Int64").sum(axis=1) > 0
+    untried = ladder[~tried.to_numpy(dtype=bool)]
+    waiting = Paragraph(
+        f"{len(untried)} of {len(ladder)} members on a development track have led no "
+        "project yet; the seed's ladder starts with shadowing a senior lead"
+        + (":" if len(untried) else "."))
+    climbing = ladder[tried.to_numpy(dtype=bool)]
+    problems = report.project_problems
+    fair = report.project_fairness
+    return _section(
+        "projects",
+        Paragraph(
+            "The seed's project-lead experiments: shadow projects (observe a senior lead "
+            "in planning), pilot projects (lead a small cross-team initiative with an "
+            "executive sponsor) and improvement initiatives (own a process improvement "
+            "with success metrics). Each gives a different experience and evidence for "
+            "promotion."),
+        led,
+        waiting,
+        Table("projects_untried", untried, (
+            Column("name", "Name"), Column("stage", "Stage"),
+        )) if len(untried) else None,
+        Table("project_ladder", climbing, (
+            Column("name", "Name"),
+            Column("stage", "Stage"),
+            Column("shadow", "Shadow", "int"),
+            Column("pilot", "Pilot", "int"),
+            Column("improvement", "Improvement", "int"),
+            Column("in_progress", "Under way", "int"),
+            Column("reached", "Highest done well"),
+            Column("next_step", "Next step"),
+        ), caption="The rest of the pipeline: projects led by kind, and the next rung "
+                   "(Shadow, then Pilot, then Improvement; a project that did not work or "
+                   "is under way does not climb).") if len(climbing) else None,
+        Paragraph(
+            "Who gets the pilots and improvements, over the last 12 months: each group's "
+            "members on a development track, its share of the pipeline, and its share of "
+            "the pipeline members who led a pilot or an improvement. A group is "
+            "flagged when its rate is under four-fifths of the best group's. Groups under "
+            f"{report.min_group_size} pipeline members are pooled into \"{POOLED_GROUP}\"; "
+            f"a pool still under {report.min_group_size} is withheld."),
+        _project_fairness_table(fair, "region", "Region"),
+        charts.get("project-leads"),
+        _project_fairness_table(fair, "offset_band", "UTC offset"),
+        Paragraph("Rows the seed's rules say need fixing in the workspace:"
+                  if len(problems) else
+                  "Every pilot has a sponsor, every improvement its success metrics, and "
+                  "no project is past its end without an outcome."),
+        Table("project_problems", problems, (
+            Column("name", "Project", wrap=True), Column("kind", "Kind"),
+            Column("lead", "Lead"), Column("problem", "Problem", wrap=True),
+        )) if len(problems) else None,
+    )
+
+
 def _data_quality(report: ReportModel) -> Section:
     blocks: list[Block] = []
     quarantine = report.quarantine
@@ -351,7 +452,7 @@ def compose(report: ReportModel, *, charts: bool = True) -> Document:
         _ninebox(report, figures), _activity(report, figures),
         _representation(report, figures), _meetings(report, figures), _tracks(report),
         _promotions(report), _mentorship(report), _quiet(report), _sprint(report),
-        _data_quality(report),
+        _projects(report, figures), _data_quality(report),
     )
     return Document(report.title, subtitle, _lead(report), sections, report.headline, made)
 

@@ -9,8 +9,8 @@ what :func:`~leadsync.reports.build_report` returns, is this model with its
 document and notebook display.
 
 Tables a workspace does not track (milestones, check-ins, rotations,
-reviews) leave their section empty with a note saying which table would
-fill it. Groups of members under ``min_group_size`` are pooled in every
+reviews, projects) leave their section empty with a note saying which table
+would fill it. Groups of members under ``min_group_size`` are pooled in every
 representation table and chart (:func:`leadsync.analytics.assess_representation`
 with ``publishable=True``), since the report leaves the manager's hands.
 """
@@ -47,6 +47,7 @@ OPTIONAL_SECTIONS: Mapping[str, str] = {
     "mentorship": "checkins",
     "rotation": "rotations",
     "promotions": "reviews",
+    "projects": "projects",
 }
 
 #: What the scores are for, said at the top of every rendering.
@@ -146,6 +147,16 @@ class ReportModel:
     quiet: pd.DataFrame
     rotation: pd.DataFrame
     promotions: pd.DataFrame
+    #: The projects led this quarter (running at some point between the quarter's
+    #: start and ``as_of``): :func:`~leadsync.analytics.assess_projects`' ``projects``
+    #: (``name`` is the project's) plus ``lead`` and ``sponsor`` (names), by start.
+    projects_quarter: pd.DataFrame
+    #: Its ``members`` for the pipeline, plus ``name`` and ``stage``.
+    project_ladder: pd.DataFrame
+    #: Its ``fairness``, publishable (groups under ``min_group_size`` pooled).
+    project_fairness: pd.DataFrame
+    #: Its ``problems`` plus ``lead`` (the lead's name).
+    project_problems: pd.DataFrame
     #: Rows that did not fit the canonical tables (columns of
     #: :data:`leadsync.tables.QUARANTINE_COLUMNS`).
     quarantine: pd.DataFrame
@@ -162,6 +173,10 @@ class ReportModel:
     notes: list[str] = field(default_factory=list)
     #: Things the reader must know before trusting the figures (a stale store).
     warnings: list[str] = field(default_factory=list)
+    #: The optional tables the frames did not include (their sections are empty).
+    untracked: tuple[str, ...] = ()
+    #: The first day of the quarter ``as_of`` falls in (UTC).
+    quarter_start: pd.Timestamp | None = None
 
     @property
     def month(self) -> str:
@@ -218,6 +233,14 @@ def _names(members: pd.DataFrame) -> pd.Series:
 def _named(frame: pd.DataFrame, names: pd.Series, column: str = "member_id") -> pd.DataFrame:
     out = frame.copy()
     out.insert(0, "name", pd.Series(
+        out[column].astype("object").map(names).to_numpy(), dtype="string", index=out.index))
+    return out
+
+
+def _labelled(frame: pd.DataFrame, names: pd.Series, column: str, label: str) -> pd.DataFrame:
+    """``frame`` with ``label``, the name of the member in ``column``, right after it."""
+    out = frame.copy()
+    out.insert(list(out.columns).index(column) + 1, label, pd.Series(
         out[column].astype("object").map(names).to_numpy(), dtype="string", index=out.index))
     return out
 
@@ -404,10 +427,12 @@ def build_model(
     notes: list[str] = []
     warnings: list[str] = []
     tables: dict[str, pd.DataFrame] = {}
+    untracked: list[str] = []
     for section, table in OPTIONAL_SECTIONS.items():
         given = frames.get(table)
         if given is None:
             notes.append(f"{section}: add the {table} table to the config to see this section")
+            untracked.append(table)
             given = empty_frame(table)
         tables[table] = given
 
@@ -466,6 +491,20 @@ def build_model(
     sprint = analytics.assess_sprint_rotation(rotations, members, as_of=when, pool=pool).members
     promotions = analytics.assess_promotions(tables["reviews"], signals, members,
                                              as_of=when).frame
+    quarter_start = when.tz_localize(None).to_period("Q").start_time.tz_localize("UTC")
+    experiments = analytics.assess_projects(tables["projects"], members, as_of=when,
+                                            min_group_size=min_group_size, publishable=True)
+    listed = experiments.projects
+    this_quarter = listed[listed["ended_on"].isna() | (listed["ended_on"] >= quarter_start)]
+    this_quarter = _labelled(_labelled(this_quarter, names, "lead_id", "lead"), names,
+                             "sponsor_id", "sponsor")
+    with_id = members[members["member_id"].notna()].drop_duplicates("member_id")
+    stages = pd.Series(with_id["stage"].astype("string").to_numpy(),
+                       index=with_id["member_id"].astype("object").to_numpy())
+    ladder = experiments.members[experiments.members["pipeline"].fillna(False).astype(bool)]
+    ladder = _named(ladder, names).reset_index(drop=True)
+    ladder.insert(2, "stage", pd.Series(ladder["member_id"].astype("object").map(stages)
+                                        .astype("string").to_numpy(), dtype="string"))
 
     year_start = (when.tz_localize(None).to_period("M") - 11).start_time.tz_localize("UTC")
     month_start = when.tz_localize(None).to_period("M").start_time.tz_localize("UTC")
@@ -525,6 +564,10 @@ def build_model(
         quiet=_named(quiet[quiet["quiet"].fillna(False).astype(bool)], names),
         rotation=_named(sprint, names),
         promotions=_named(promotions, names, "nominee_id"),
+        projects_quarter=this_quarter.reset_index(drop=True),
+        project_ladder=ladder,
+        project_fairness=experiments.fairness,
+        project_problems=_labelled(experiments.problems, names, "lead_id", "lead"),
         quarantine=quarantine if quarantine is not None else _gather_quarantine(frames),
         missing_evidence=_named(missing_evidence, names),
         missing_timezone=_named(missing_timezone, names),
@@ -533,4 +576,6 @@ def build_model(
         min_group_size=min_group_size,
         notes=notes,
         warnings=warnings,
+        untracked=tuple(untracked),
+        quarter_start=quarter_start,
     )

@@ -17,7 +17,10 @@ no clock), everything the template asks for:
   evidence link, highest impact and most recent first;
 * **Impact metrics**: the leadership score, its rank, percentile and change,
   signals by impact, evidence rate, breadth, milestones of the current stage,
-  sprints led, mentees and check-ins held;
+  sprints led, mentees and check-ins held, project-lead experiments led by
+  kind and outcome and the next rung (:func:`leadsync.analytics.assess_projects`),
+  and the success metrics of the projects led; the projects themselves, with
+  their outcomes and evidence links, are listed under operational leadership;
 * **The decision matrix** with the seed's weights (Technical Excellence 20 %,
   Leadership Behaviors 30 %, Business Impact 25 %, Cultural Contribution
   15 %, Growth Trajectory 10 %), what evidence each criterion requires, the
@@ -151,6 +154,11 @@ class PromotionPacket:
     feedback: pd.DataFrame | None
     evidence_days: int = 365
     notes: list[str] = field(default_factory=list)
+    #: The project-lead experiments the nominee led, started by ``as_of``: ``name``,
+    #: ``kind``, ``started_on``, ``ended_on``, ``status``, ``outcome``, ``sponsor``
+    #: (name), ``success_metrics``, ``evidence`` (URL or NA), ``row_url``; by start.
+    #: None when the workspace tracks no projects table.
+    projects: pd.DataFrame | None = None
 
     @property
     def month(self) -> str:
@@ -268,6 +276,45 @@ def _checkins(checkins: pd.DataFrame, column: str, member_id: str, other: str,
     return out
 
 
+def _projects(projects: pd.DataFrame, members: pd.DataFrame, member_id: str,
+              when: pd.Timestamp, names: Mapping[str, str],
+              row_url: RowLink | None) -> pd.DataFrame:
+    """The project-lead experiments ``member_id`` led, started by ``when``, with links."""
+    listed = analytics.assess_projects(projects, members, as_of=when).projects
+    mine = listed[listed["lead_id"].astype("object") == member_id].reset_index(drop=True)
+    sources = dict(zip(projects["project_id"].astype("object"),
+                       projects["source_id"].astype("object"), strict=True))
+    links = [row_url("projects", str(sources[p])) if row_url is not None
+             and pd.notna(sources.get(p)) else None for p in mine["project_id"]]
+    return pd.DataFrame({
+        "name": mine["name"], "kind": mine["kind"], "started_on": mine["started_on"],
+        "ended_on": mine["ended_on"], "status": mine["status"], "outcome": mine["outcome"],
+        "sponsor": pd.Series([names.get(str(s)) if pd.notna(s) else None
+                              for s in mine["sponsor_id"]], dtype="string"),
+        "success_metrics": mine["success_metrics"], "evidence": mine["evidence"],
+        "row_url": pd.Series(links, dtype="string"),
+    })
+
+
+def _project_metrics(projects: pd.DataFrame | None, members: pd.DataFrame, member_id: str,
+                     when: pd.Timestamp, led: pd.DataFrame | None) -> list[tuple[str, str]]:
+    label = "Project-lead experiments led (shadow / pilot / improvement)"
+    if projects is None or led is None:
+        return [(label, f"{NOT_RECORDED} (no projects table is tracked)")]
+    per = analytics.assess_projects(projects, members, as_of=when).members
+    row = per[per["member_id"].astype("object") == member_id]
+    if row.empty:
+        return [(label, "0 / 0 / 0")]
+    r = row.iloc[0]
+    step = r["next_step"]
+    return [
+        (label, f"{int(r['shadow'])} / {int(r['pilot'])} / {int(r['improvement'])}"),
+        ("Projects finished: succeeded / partly / did not",
+         f"{int(r['succeeded'])} / {int(r['partly'])} / {int(r['did_not'])}"),
+        ("Next rung on the project ladder", str(step) if pd.notna(step) else NOT_RECORDED),
+    ]
+
+
 def _fmt(value: float | None, digits: int = 1, sign: bool = False) -> str:
     if value is None or pd.isna(value):
         return NOT_RECORDED
@@ -318,6 +365,7 @@ def build_packet(
     rotations = frames.get("rotations")
     if rotations is None:
         rotations = empty_frame("rotations")
+    projects = frames.get("projects")
     notes: list[str] = []
     start = when - pd.Timedelta(days=evidence_days)
 
@@ -420,6 +468,9 @@ def build_packet(
     metrics.append(("Mentees in check-ins, last year",
                     f"{mentoring['mentee_id'].nunique()} ({len(mentoring)} check-ins)"
                     if len(checkins) else NOT_RECORDED))
+    led_projects = (_projects(projects, members, member_id, when, names, row_url)
+                    if projects is not None else None)
+    metrics += _project_metrics(projects, members, member_id, when, led_projects)
     metric_frame = pd.DataFrame({"metric": pd.Series([m for m, _ in metrics], dtype="string"),
                                  "value": pd.Series([v for _, v in metrics], dtype="string")})
 
@@ -446,7 +497,8 @@ def build_packet(
         matrix=matrix, weighted_total=total, status=status, approvers=approvers,
         min_senior_approvers=min_senior_approvers, evidence=evidence, mentoring=mentoring,
         observations=observations.head(OBSERVATIONS), metrics=metric_frame,
-        feedback=mine_feedback, evidence_days=evidence_days, notes=notes)
+        feedback=mine_feedback, evidence_days=evidence_days, notes=notes,
+        projects=led_projects)
 
 
 def months_between(start: pd.Timestamp, end: pd.Timestamp) -> float:

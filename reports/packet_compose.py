@@ -137,7 +137,28 @@ def _evidence(packet: PromotionPacket, group: str) -> Section:
             Column("date", "Date", "date"), Column("name", "Mentee"),
             Column("focus_area", "Focus", wrap=True), Column("progress", "Progress", wrap=True),
         ), empty="No check-in records the nominee as a mentor in the last year."))
+    if group == "operational":
+        blocks += _project_blocks(packet)
     return _section(f"evidence_{group}", *blocks)
+
+
+def _project_blocks(packet: PromotionPacket) -> list[Block]:
+    if packet.projects is None:
+        return [Callout(f"Project-lead experiments: {NOT_RECORDED}. The workspace tracks no "
+                        "projects table (shadow, pilot and improvement projects).")]
+    frame = packet.projects.assign(state=pd.Series([
+        str(o) if str(s) == "finished" else str(s)
+        for s, o in zip(packet.projects["status"], packet.projects["outcome"], strict=True)],
+        dtype="string", index=packet.projects.index))
+    return [Paragraph("Project-lead experiments the nominee led (the seed's shadow, pilot "
+                      "and improvement projects), with their outcomes and evidence:"),
+            Table("projects", frame, (
+                Column("name", "Project", wrap=True), Column("kind", "Kind"),
+                Column("started_on", "Started", "date"), Column("ended_on", "Ends", "date"),
+                Column("state", "Outcome"), Column("sponsor", "Sponsor"),
+                Column("evidence", "Evidence", "link", link_text="evidence"),
+                Column("row_url", "Row", "link", link_text="open row"),
+            ), empty="The nominee has led no project-lead experiment yet.")]
 
 
 def _async(packet: PromotionPacket) -> Section:
@@ -164,8 +185,21 @@ def _async(packet: PromotionPacket) -> Section:
 
 
 def _metrics(packet: PromotionPacket) -> Section:
-    return _section("metrics", Table("metrics", packet.metrics, (
-        Column("metric", "Metric"), Column("value", "Value"))))
+    blocks: list[Block] = [Table("metrics", packet.metrics, (
+        Column("metric", "Metric"), Column("value", "Value")))]
+    if packet.projects is not None:
+        measured = packet.projects[packet.projects["success_metrics"].notna()]
+        if len(measured):
+            frame = measured.assign(state=pd.Series([
+                str(o) if str(s) == "finished" else str(s)
+                for s, o in zip(measured["status"], measured["outcome"], strict=True)],
+                dtype="string", index=measured.index))
+            blocks.append(Table("project_metrics", frame, (
+                Column("name", "Project", wrap=True), Column("kind", "Kind"),
+                Column("success_metrics", "Success metrics", wrap=True),
+                Column("state", "Outcome")),
+                caption="The success metrics of the projects the nominee led."))
+    return _section("metrics", *blocks)
 
 
 def _shown(value: object, digits: int) -> str:

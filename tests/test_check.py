@@ -100,9 +100,9 @@ def test_a_malformed_id_and_an_unmapped_required_column(tmp_path: Path) -> None:
     result = check(config, tokens())
     assert result.exit_code == 2
     assert problems(result) == [
-        "problem signals: tables.signals.notion_database 'not-an-id' is not a Notion id or "
-        "database URL. Fix: paste the database's URL (Share → Copy link) or its 32-character "
-        "id",
+        "problem signals: tables.signals.notion_database is not a Notion id or a Notion URL "
+        "holding one (got 'not-an-id'). Fix: paste the database's URL (Share → Copy link) or "
+        "its 32-character id",
         "problem signals.impact: required, and tables.signals.fields maps nothing to it. "
         'Fix: add impact = "<property name>" to the fields of [tables.signals]']
 
@@ -136,8 +136,8 @@ def test_a_good_workspace_exits_0(emu: Emulator, kind: str, tmp_path: Path) -> N
     lines = result.output.splitlines()
     variable = "NOTION_TOKEN" if kind == "notion" else "AIRTABLE_TOKEN"
     assert lines[1].startswith(f"token: {variable} accepted: ")
-    assert sum(line.startswith("ok ") for line in lines) == 6
-    assert lines[-1].startswith("summary: all good: 6 tables, ")
+    assert sum(line.startswith("ok ") for line in lines) == 7  # projects included
+    assert lines[-1].startswith("summary: all good: 7 tables, ")
 
 
 def delete_field(emu: Emulator, kind: str, table: str, name: str) -> None:
@@ -192,7 +192,7 @@ def test_three_problems_three_distinct_actionable_lines(
     assert ("not found, or not shared" in table if kind == "notion"
             else "no table 'Milestones (old)'" in table)
     assert both.output.splitlines()[-1] == (
-        f"summary: 2 problems in 6 tables: the workspace disagrees with {config} (exit 1)")
+        f"summary: 2 problems in 7 tables: the workspace disagrees with {config} (exit 1)")
 
     wrong = {**tokens(emu), "NOTION_TOKEN": "ntn_wrong", "AIRTABLE_TOKEN": "pat.wrong"}
     refused = check(config, wrong)

@@ -70,7 +70,6 @@ def test_check_names_the_missing_token_and_never_prints_one(
 ) -> None:
     path = tmp_path / "leadsync.toml"
     runner.invoke(main, ["--config", str(path), "init"])
-    fill_in_ids(path)
     monkeypatch.delenv("NOTION_TOKEN", raising=False)
     result = runner.invoke(main, ["--config", str(path), "check"])
     assert result.exit_code == 2
@@ -91,6 +90,11 @@ def test_check_names_the_placeholders_a_fresh_init_leaves(
     monkeypatch.setenv("NOTION_TOKEN", "ntn_checktoken_value_1")
     result = runner.invoke(main, ["--config", str(path), "check"])
     assert result.exit_code == 2
+    for table in ("signals", "members"):  # check names each as a finding with its fix
+        assert (f"problem {table}: tables.{table}.notion_database is still the placeholder "
+                "'PASTE-THE-DATABASE-URL-OR-ID'. Fix: ") in result.stdout
+    result = runner.invoke(main, ["--config", str(path), "sync"])
+    assert result.exit_code == 2  # any other command refuses the file at load
     for table in ("signals", "members"):
         assert f"tables.{table}.notion_database: not a Notion id" in result.stderr
     assert "PASTE-THE-DATABASE-URL-OR-ID" in result.stderr

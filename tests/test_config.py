@@ -121,6 +121,34 @@ def _cli(path: Path, command: str) -> tuple[int, str]:
     return result.exit_code, result.stderr
 
 
+#: Keys naming where a table or the report lives: `leadsync check` loads them as written
+#: and names a malformed one as one of its findings (stdout), beside the others.
+LOCATION_KEYS = ("notion_database", "notion_data_source", "airtable_base",
+                 "notion_parent_page")
+
+
+def _check_finding(path: Path, key: str) -> str:
+    """`leadsync check` on a config whose location ``key`` is malformed: exit 2 before any
+    request, one problem line naming the key, no traceback, the token never shown."""
+    from click.testing import CliRunner
+
+    from leadsync.cli import main
+
+    result = CliRunner().invoke(main, ["--config", str(path), "check"],
+                                env={"NOTION_TOKEN": "ntn_config_test_token_0",
+                                     "AIRTABLE_TOKEN": "patConfigTest.0"})
+    assert result.exit_code == 2, result.output
+    problems = [line for line in result.stdout.splitlines() if line.startswith("problem")]
+    assert len(problems) == 1, result.stdout
+    assert key in problems[0], result.stdout
+    assert "Fix:" in problems[0]
+    assert "Traceback" not in result.output
+    assert "internal error" not in result.output
+    assert "ntn_config_test_token_0" not in result.output
+    assert "patConfigTest.0" not in result.output
+    return problems[0]
+
+
 def _one_config_error(code: int, stderr: str, key: str) -> str:
     assert code == 2, stderr
     lines = stderr.strip().splitlines()
@@ -172,8 +200,11 @@ def test_a_bad_value_is_refused_at_load_naming_the_key(
         tmp_path: Path, old: str, new: str, key: str, command: str) -> None:
     assert old in GOOD
     path = write(tmp_path, GOOD.replace(old, new, 1))
-    line = _one_config_error(*_cli(path, command), key)
-    assert str(path) in line
+    if command == "check" and key.rsplit(".", 1)[-1] in LOCATION_KEYS:
+        _check_finding(path, key)
+    else:
+        line = _one_config_error(*_cli(path, command), key)
+        assert str(path) in line
     assert not (tmp_path / "leadsync.db").exists()
 
 
@@ -183,9 +214,10 @@ def test_airtable_ids_are_checked_at_load(tmp_path: Path) -> None:
         'airtable_base = "nope"\nairtable_table = "tblSignals0000000"').replace(
         'notion_database = "9a8b7c6d5e4f30219a8b7c6d5e4f3021"',
         'airtable_base = "appMembers0000000"\nairtable_table = "Members"')
-    line = _one_config_error(*_cli(write(tmp_path, text), "check"),
+    line = _one_config_error(*_cli(write(tmp_path, text), "sync"),
                              "tables.signals.airtable_base")
     assert "'nope'" in line
+    assert "'nope'" in _check_finding(write(tmp_path, text), "tables.signals.airtable_base")
     good = load_config(write(tmp_path, text.replace('"nope"', '"appSignals0000000"')))
     assert good.tables["members"].airtable_table == "Members"
 

@@ -28,7 +28,7 @@ def test_demo_syncs_then_reports(kind: str, tmp_path: Path) -> None:
     assert "<!DOCTYPE html>" in (out / "report.html").read_text()
     for name in ("report.md", "report.html"):  # written by the report writer: owner-only
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o600
-    assert len(list(out.glob("chart-*.png"))) == 5
+    assert len(list(out.glob("chart-*.png"))) == 6
     where = "Notion" if kind == "notion" else "Airtable"
     assert (f"[5/5] Pushed into the emulated {kind} workspace: {where}: "
             "Leadership sync: October 2026: created") in text

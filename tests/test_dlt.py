@@ -148,7 +148,7 @@ def test_loads_follow_the_store_inserts_edits_and_deletions(workspace: Workspace
     ws.sync()
     second = ws.load()
     assert second.loaded == {"members": 1, "signals": 6, "milestones": 0, "checkins": 0,
-                             "rotations": 0, "reviews": 0}
+                             "rotations": 0, "reviews": 0, "projects": 0}
     assert (second.sent["signals"].changed, second.sent["signals"].removed) == (5, 1)
     assert_warehouse_equals_store(ws)
     gone = warehouse(ws, "signals")
@@ -246,7 +246,7 @@ def test_leadsync_load_from_cron(workspace: Workspace) -> None:
     args = ["-c", str(ws.config.source), "load", "--destination", "duckdb"]
     first = runner.invoke(main, args)
     assert first.exit_code == 0, first.output
-    assert first.output.startswith("loaded 343 rows into duckdb dataset leadership in ")
+    assert first.output.startswith("loaded 353 rows into duckdb dataset leadership in ")
     again = runner.invoke(main, [*args, "--json"])
     assert again.exit_code == 0, again.output
     summary = json.loads(again.output)

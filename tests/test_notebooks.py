@@ -4,19 +4,23 @@ Each is executed in a fresh kernel with no token in the environment, so its
 first cell starts the emulator and exports what ``leadsync emulator serve``
 prints, exactly as a user without a workspace would see it. Their outputs are
 then read: tables (HTML), at least one chart (PNG) each, no error, no
-"IProgress not found" warning.
+"IProgress not found" warning; the promotion notebook's packet with every
+section of the template.
 """
 
 from __future__ import annotations
 
 import base64
+import html as htmllib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import nbclient
 import nbformat
 import pytest
+from leadsync.reports.packet_compose import PACKET_SECTIONS
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 EXPECTED = ("signals_and_quarantine", "timezones_and_meetings", "promotion_readiness")
@@ -96,3 +100,18 @@ def test_promotion_readiness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     markup = "\n".join(html(cells))
     for shown in ("weighted_score", "milestones_missing", "<h1>Leadership sync: "):
         assert shown in markup, shown
+    # the nominee's packet, shown inline as its HTML page, every section filled
+    packet = next(m for m in html(cells) if "<h1>Promotion packet: " in m)
+    parts = re.split(r"<h2[^>]*>(.*?)</h2>", packet, flags=re.DOTALL)
+    sections = {htmllib.unescape(re.sub(r"<[^>]+>", "", title)).strip():
+                body.split("</section>")[0]
+                for title, body in zip(parts[1::2], parts[2::2], strict=True)}
+    assert list(sections) == list(PACKET_SECTIONS.values())
+    for title, body in sections.items():
+        text = htmllib.unescape(re.sub(r"<style.*?</style>|<[^>]+>", " ", body, flags=re.DOTALL))
+        assert len(text.split()) >= 5, f"the packet's {title!r} is empty"
+    evidence = sum(body.count("<tr") - 1 for title, body in sections.items()
+                   if title.startswith("Leadership evidence: ") and "<table" in body)
+    assert evidence > 0, "the packet shows no leadership evidence"
+    assert "Weighted total: " in sections["Decision matrix"]
+    assert "Weighted total: not recorded" not in sections["Decision matrix"]

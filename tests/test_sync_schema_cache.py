@@ -230,7 +230,7 @@ def test_a_first_run_reads_a_base_schema_once_for_all_its_tables(
         emu: Emulator, kind: str, tmp_path: Path) -> None:
     config = parse_config(config_data(emu, kind, tmp_path), source="<t>")
     summary = sync(config, emu)
-    assert len(summary.tables) == 6
+    assert len(summary.tables) == 7
     assert emu.stats.count("airtable.meta.schema") == 1
 
 

@@ -206,3 +206,35 @@ def test_raise_if_bad_lists_every_row() -> None:
 def test_unknown_table_names_the_known_ones() -> None:
     with pytest.raises(DataValidationError, match="signals, milestones"):
         schema("signalz")
+
+
+def test_projects_decode_kinds_outcomes_and_every_kind_of_member_reference(
+        members: pd.DataFrame) -> None:
+    result = build_frame("projects", [
+        {"source_id": "p1", "project_id": "PRJ-1", "name": "Shadow planning", "kind": "shadow",
+         "lead_id": MemberRef("person", "u-bo"), "started_on": dt.date(2026, 9, 1),
+         "outcome": "succeeded"},
+        {"source_id": "p2", "project_id": "PRJ-2", "name": "Release train pilot",
+         "kind": "Pilot", "lead_id": MemberRef("text", "Bo Chen"),
+         "sponsor_id": MemberRef("relation", "page-ada"), "started_on": "2026-09-15",
+         "ended_on": "2026-12-01", "outcome": "did not", "evidence": "https://x.example/1"},
+        {"source_id": "p3", "project_id": "PRJ-3", "name": "Cut CI time", "kind": "Hackathon",
+         "lead_id": MemberRef("person", "u-nobody"), "outcome": "Done"},
+        {"source_id": "p4", "project_id": "PRJ-4", "name": "Faster onboarding",
+         "kind": "Improvement", "success_metrics": "first PR in a week"},
+    ], members=members)
+    frame = result.frame.set_index("project_id")
+    assert list(frame.index) == ["PRJ-1", "PRJ-2"]
+    assert frame.loc["PRJ-1", "kind"] == "Shadow"
+    assert frame.loc["PRJ-1", "outcome"] == "Succeeded"
+    assert frame.loc["PRJ-2", "outcome"] == "Did not"
+    assert frame.loc["PRJ-1", "lead_id"] == "u-bo"
+    assert frame.loc["PRJ-2", "lead_id"] == "u-bo"        # a name typed as text
+    assert frame.loc["PRJ-2", "sponsor_id"] == "u-ada"    # a relation to the member's page
+    assert frame.loc["PRJ-2", "ended_on"] == pd.Timestamp("2026-12-01T00:00Z")
+    reasons = dict(zip(result.quarantine["source_id"], result.quarantine["reason"],
+                       strict=True))
+    assert reasons["p3"] == ("kind 'Hackathon' is not one of Shadow, Pilot, Improvement; "
+                             "outcome 'Done' is not one of Succeeded, Partly, Did not, Ongoing; "
+                             "lead_id person u-nobody matches no member")
+    assert reasons["p4"] == "lead_id is missing"

@@ -8,7 +8,8 @@ windows and meeting rotation (:func:`compute_overlap`,
 :func:`plan_meeting_rotation`), development tracks (:func:`assess_tracks`),
 promotion readiness (:func:`assess_promotions`), mentorship cadence
 (:func:`assess_mentorship`), quiet members (:func:`find_quiet_members`) and
-the sprint-lead rotation (:func:`assess_sprint_rotation`). The domain comes
+the sprint-lead rotation (:func:`assess_sprint_rotation`) and the project-lead
+experiments (:func:`assess_projects`). The domain comes
 from ``seeds/000`` and ``seeds/001``.
 
 Conventions every function keeps:
@@ -56,6 +57,13 @@ from leadsync.analytics.overlap import (
     plan_meeting_rotation,
     rank_meeting_slots,
 )
+from leadsync.analytics.projects import (
+    NEXT_STEPS,
+    PROJECT_PROBLEMS,
+    PROJECT_STATUSES,
+    ProjectExperiments,
+    assess_projects,
+)
 from leadsync.analytics.promotion import (
     CRITERIA,
     DECISION_WEIGHTS,
@@ -96,14 +104,19 @@ __all__ = [
     "DEFAULT_TRACKS",
     "EVIDENCE_BY_INDICATOR",
     "EVIDENCE_BY_SIGNAL_TYPE",
+    "NEXT_STEPS",
     "PACE_STATUSES",
     "POOLED_GROUP",
+    "PROJECT_PROBLEMS",
+    "PROJECT_STATUSES",
     "PROMOTION_STATUSES",
     "TECHNICAL_LEADERSHIP_TRACK",
     "MeetingRotation",
     "Overlap",
+    "ProjectExperiments",
     "SprintRotation",
     "assess_mentorship",
+    "assess_projects",
     "assess_promotions",
     "assess_representation",
     "assess_sprint_rotation",

@@ -34,6 +34,7 @@ MEMBER_COLUMNS: Mapping[str, str] = {
     "mentee_id": "mentee",
     "mentor_id": "mentor",
     "lead_id": "lead",
+    "sponsor_id": "sponsor",
     "observed_by": "observer",
 }
 

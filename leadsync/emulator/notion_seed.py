@@ -32,7 +32,8 @@ __all__ = ["seed_org"]
 #: How far back the sample's rows were created, ending an hour before the clock's now.
 HISTORY = dt.timedelta(days=365)
 #: Status groups for the sample's status options (the rest are "In progress").
-_STATUS_GROUP = {"Pending": "To-do", "Approved": "Complete", "Declined": "Complete"}
+_STATUS_GROUP = {"Pending": "To-do", "Approved": "Complete", "Declined": "Complete",
+                 "Succeeded": "Complete", "Partly": "Complete", "Did not": "Complete"}
 
 
 def seed_org(service: NotionService, org: SampleOrg) -> None:

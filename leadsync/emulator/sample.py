@@ -1,7 +1,8 @@
 """The sample organisation: a deterministic distributed engineering org.
 
 :meth:`SampleOrg.generate` builds the canonical records (members, signals,
-milestones, check-ins, rotations, reviews) from a seed and a size; the
+milestones, check-ins, rotations, reviews, project-lead experiments) from a
+seed and a size; the
 emulator's services write them into a Notion workspace and an Airtable base
 following :data:`~leadsync.layout.LAYOUT` (the seed's field names, a core
 module: :func:`~leadsync.layout.default_fields` gives the matching ``fields``
@@ -14,13 +15,16 @@ into its own people, relations or text. The org is built to show what
 leadsync is for: leaders concentrated in the Americas and London while the
 team spans ten time zones on five continents; fewer signals recorded for
 members far from the observers; a few members who went quiet; check-ins that
-are overdue; and a small share of malformed rows that must be quarantined.
+are overdue; project-lead experiments (shadow, pilot, improvement) that go
+mostly to the pipeline near the leaders, as the seed warns they drift; and a
+small share of malformed rows that must be quarantined.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import random
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +42,7 @@ from leadsync.layout import (
     default_fields,
     layout,
 )
-from leadsync.tables import INDICATORS, STAGES
+from leadsync.tables import INDICATORS, PROJECT_KINDS, STAGES
 
 __all__ = [
     "LAYOUT",
@@ -131,6 +135,7 @@ class SampleOrg:
     checkins: list[dict[str, Any]]
     rotations: list[dict[str, Any]]
     reviews: list[dict[str, Any]]
+    projects: list[dict[str, Any]]
 
     def table(self, name: str) -> list[dict[str, Any]]:
         """The records of one canonical table."""
@@ -140,7 +145,8 @@ class SampleOrg:
     @property
     def tables(self) -> dict[str, list[dict[str, Any]]]:
         return {name: self.table(name) for name in
-                ("members", "signals", "milestones", "checkins", "rotations", "reviews")}
+                ("members", "signals", "milestones", "checkins", "rotations", "reviews",
+                 "projects")}
 
     def member(self, key: str) -> dict[str, Any]:
         for record in self.members:
@@ -181,6 +187,9 @@ class SampleOrg:
             checkins=_checkins(rng, people, as_of),
             rotations=_rotations(rng, people, as_of, months),
             reviews=_reviews(rng, people, as_of),
+            # Their own stream, so the other tables are what they were before projects.
+            projects=_projects(random.Random(f"sample:{seed}:projects"), people, as_of,
+                               malformed_rate),
         )
 
 
@@ -423,4 +432,94 @@ def _reviews(rng: random.Random, people: list[dict[str, Any]],
             "decided_on": (as_of - dt.timedelta(days=rng.randint(5, 60))
                            if decision != "Pending" else None),
         })
+    return records
+
+
+#: Project names by kind (the seed's three project-lead experiments).
+PROJECT_TOPICS: Mapping[str, tuple[str, ...]] = {
+    "Shadow": ("Shadow quarterly planning", "Shadow the incident reviews",
+               "Shadow roadmap planning", "Shadow the architecture council"),
+    "Pilot": ("Cross-team on-call handbook", "Shared design-review rota",
+              "API deprecation pilot", "Async stand-up pilot", "Release train pilot"),
+    "Improvement": ("Cut CI time", "Shorten PR review wait", "Faster onboarding",
+                    "Flaky test triage", "Post-incident follow-ups"),
+}
+_METRICS = ("p50 CI time under 10 minutes", "median review wait under 24 hours",
+            "new hires ship in their first week", "flaky tests under 1% of runs",
+            "every action item closed within 30 days")
+#: Days before as_of a project of each kind starts (low, high), and how long it runs.
+_PROJECT_TIMING: Mapping[str, tuple[int, int, int, int]] = {
+    "Shadow": (30, 330, 30, 60),
+    "Pilot": (20, 220, 60, 120),
+    "Improvement": (10, 160, 60, 120),
+}
+
+
+def _projects(rng: random.Random, people: list[dict[str, Any]], as_of: dt.date,
+              malformed_rate: float) -> list[dict[str, Any]]:
+    """Project-lead experiments, climbing the seed's ladder with the member's stage.
+
+    Shadowing is offered across the pipeline; pilots and improvements go mostly
+    to members in the leaders' regions (the drift the seed warns of). A few
+    rows carry the defects the data-quality checks look for: a pilot with no
+    sponsor, an improvement with no success metrics, a finished project with
+    no outcome; with ``malformed_rate`` above 0 one row has a kind nobody
+    defined (quarantined).
+    """
+    leaders = [p["member_id"] for p in people if p["is_leader"]]
+    # The region most leaders live in: the opportunities drift there.
+    home = Counter(_region(p["timezone"]) for p in people if p["is_leader"]).most_common(1)
+    pipeline = [p for p in people if p["track"]]
+    others = [p for p in people if not p["track"] and not p["is_leader"]]
+    plan: list[tuple[str, dict[str, Any]]] = []
+    for p in pipeline:
+        near = bool(home) and _region(p["timezone"]) == home[0][0]
+        rung = STAGES.index(p["stage"])
+        if rng.random() < (0.9 if near else 0.6):
+            plan.append(("Shadow", p))
+        if rng.random() < (0.85 if near else (0.15 if rung >= 1 else 0.0)):
+            plan.append(("Pilot", p))
+        if rng.random() < ((0.6 if rung >= 1 else 0.2) if near else (0.1 if rung >= 1 else 0)):
+            plan.append(("Improvement", p))
+    # Someone off the track owns an improvement now and then.
+    plan += [("Improvement", p) for p in others[:2]]
+    records: list[dict[str, Any]] = []
+    for kind, p in plan:
+        low, high, shortest, longest = _PROJECT_TIMING[kind]
+        started = as_of - dt.timedelta(days=rng.randint(low, high))
+        ended = started + dt.timedelta(days=rng.randint(shortest, longest))
+        done = ended < as_of
+        outcome = (rng.choices(("Succeeded", "Partly", "Did not"), weights=(6, 3, 1))[0]
+                   if done else "Ongoing")
+        sponsor = rng.choice(leaders) if kind == "Pilot" and leaders else None
+        metrics = (rng.choice(_METRICS) if kind == "Improvement"
+                   or (kind == "Pilot" and rng.random() < 0.5) else None)
+        records.append({
+            "project_id": f"PRJ-{len(records) + 1}",
+            "name": rng.choice(PROJECT_TOPICS[kind]),
+            "kind": kind,
+            "lead_id": p["member_id"],
+            "sponsor_id": sponsor if sponsor != p["member_id"] else None,
+            "started_on": started,
+            "ended_on": ended,
+            "success_metrics": metrics,
+            "outcome": outcome,
+            "evidence": _evidence(rng) if done and rng.random() < 0.8 else None,
+        })
+    # One of each defect the checks find, on the first row that can carry it.
+    for record in records:
+        if record["kind"] == "Pilot":
+            record["sponsor_id"] = None
+            break
+    for record in records:
+        if record["kind"] == "Improvement":
+            record["success_metrics"] = None
+            break
+    for record in reversed(records):
+        if record["outcome"] not in ("Ongoing", None) and record["kind"] == "Shadow":
+            record["outcome"] = None
+            break
+    if malformed_rate > 0 and records:
+        records[len(records) // 2]["kind"] = "Hackathon"
+    assert all(r["kind"] in (*PROJECT_KINDS, "Hackathon") for r in records)
     return records

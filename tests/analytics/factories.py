@@ -18,7 +18,8 @@ def frame(table: str, *rows: dict[str, Any]) -> pd.DataFrame:
     if not rows:
         return empty_frame(table)
     key = {"members": "member_id", "signals": "signal_id", "milestones": "milestone_id",
-           "checkins": "checkin_id", "rotations": "rotation_id", "reviews": "review_id"}[table]
+           "checkins": "checkin_id", "rotations": "rotation_id", "reviews": "review_id",
+           "projects": "project_id"}[table]
     records = []
     for i, row in enumerate(rows):
         record = dict(row)

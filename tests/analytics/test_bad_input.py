@@ -35,6 +35,7 @@ def calls(team: pd.DataFrame) -> dict[str, Callable[[], Any]]:
         "find_quiet_members": lambda: la.find_quiet_members(sig, team, as_of=AS_OF),
         "assess_sprint_rotation": lambda: la.assess_sprint_rotation(frame("rotations"), team,
                                                                     as_of=AS_OF),
+        "assess_projects": lambda: la.assess_projects(frame("projects"), team, as_of=AS_OF),
     }
 
 

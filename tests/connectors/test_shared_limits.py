@@ -17,7 +17,7 @@ from leadsync.config import parse_config
 from leadsync.emulator import Emulator, FrozenClock, Limits, SampleOrg
 from tests.conftest import frozen_pacing
 
-TABLES = ("members", "signals", "milestones", "checkins", "rotations", "reviews")
+TABLES = ("members", "signals", "milestones", "checkins", "rotations", "reviews", "projects")
 
 
 def test_same_scope_same_limiter() -> None:
@@ -26,8 +26,8 @@ def test_same_scope_same_limiter() -> None:
 
 
 def test_notion_tables_pulled_back_to_back_meet_no_429() -> None:
-    # A small burst makes the emulator strict: six clients pacing themselves
-    # separately at 3/s would together send up to 18/s and be refused.
+    # A small burst makes the emulator strict: seven clients pacing themselves
+    # separately at 3/s would together send up to 21/s and be refused.
     org = SampleOrg.generate(seed=8, members=10, signals=60)
     limits = Limits(notion_rps=3.0, notion_burst=2, airtable_rps=None)
     clock = FrozenClock()
@@ -44,7 +44,7 @@ def test_notion_tables_pulled_back_to_back_meet_no_429() -> None:
             assert source.stats.rate_limited == 0, table
         assert emu.stats.rate_limited["notion"] == 0
         assert rows == sum(len(records) for records in org.tables.values())
-        # the waits were real pacing: the six tables' requests took their time at 3/s
+        # the waits were real pacing: the seven tables' requests took their time at 3/s
         requests = emu.stats.total("notion")
         assert clock.monotonic() - FrozenClock().monotonic() >= (requests - 2) / 3.0 - 1e-6
 

@@ -295,6 +295,8 @@ def notion_batches(draw: st.DrawFn, table: str | None = None) -> NotionBatch:
                     st.integers(0, 10)) == 0 else f"page-{n:04d}",
                 "created_time": created if draw(st.integers(0, 15)) else None,
                 "last_edited_time": draw(iso_times()), "in_trash": False, "properties": props}
+        if draw(st.integers(0, 30)) == 0:  # properties that are not an object
+            page["properties"] = draw(st.sampled_from([None, [], [props], 2.5, "x", {}]))
         pages.append(page)
     return NotionBatch(table, fields, pages)
 
@@ -443,6 +445,8 @@ def airtable_batches(draw: st.DrawFn, table: str | None = None) -> AirtableBatch
             "rec" + f"{n:014d}"
         created = draw(st.one_of(iso_times(), st.just("2026-04-03"), st.just("?"), st.none()))
         record: dict[str, Any] = {"id": rid, "fields": cells}
+        if draw(st.integers(0, 30)) == 0:  # fields that are not an object
+            record["fields"] = draw(st.sampled_from([None, [], [cells], 2.5, "x", 0]))
         if created is not None:
             record["createdTime"] = created
         records.append(record)

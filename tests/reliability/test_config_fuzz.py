@@ -166,6 +166,19 @@ def assert_refused_cleanly(path: Path, command: str) -> str:
     assert "Traceback" not in stderr
     lines = stderr.rstrip("\n").split("\n")
     errors = [i for i, line in enumerate(lines) if line.startswith("leadsync: error: ")]
+    if command == "check" and not errors:
+        # check loads workspace locations as written and names a malformed one among its
+        # findings (stdout, "problem" lines, then the summary), the workspace not asked
+        out = result.stdout
+        assert "Traceback" not in out, out
+        assert "internal error" not in out, out
+        problems = [line for line in out.splitlines() if line.startswith("problem")]
+        assert problems, out
+        assert "Fix:" in problems[0], out
+        assert out.rstrip().splitlines()[-1].startswith("summary:"), out
+        assert "ntn_fuzz_token_0123456789" not in out
+        assert "patFuzz.0123456789" not in out
+        return problems[0]
     assert len(errors) == 1, stderr
     first = errors[0]
     extra = lines[first + 1:]

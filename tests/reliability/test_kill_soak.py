@@ -23,8 +23,9 @@ The file writers a cron job runs after the sync, ``leadsync report`` and
 ``leadsync export`` (CSV and Parquet), are killed the same way
 (:data:`WRITERS`), between syncs that change the store: after each kill every
 file in the output directory is either the one there before or the whole new
-one (a clean run's bytes: both writers are deterministic), never a part, and
-the next clean run leaves exactly the clean run's files, no temporary file
+one (a clean run's bytes: both writers are deterministic but for the minute
+the report stamps as "made", which is masked before comparing), never a part,
+and the next clean run leaves exactly the clean run's files, no temporary file
 behind.
 """
 
@@ -187,11 +188,18 @@ WRITERS = [
 ]
 
 
+#: The report's "made 2026-12-07 11:58 UTC": the wall clock's minute, which two runs a
+#: second apart may straddle.
+_MADE = re.compile(rb"made \d{4}-\d\d-\d\d \d\d:\d\d UTC")
+
+
 def _files(directory: Path) -> dict[str, bytes]:
-    """The final files of an output folder (temporary ``.name.*.tmp`` files aside)."""
+    """The final files of an output folder (temporary ``.name.*.tmp`` files aside),
+    the report's "made" minute masked."""
     if not directory.exists():
         return {}
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())
+    return {p.name: _MADE.sub(b"made <minute> UTC", p.read_bytes())
+            for p in sorted(directory.iterdir())
             if p.is_file() and not p.name.startswith(".")}
 
 

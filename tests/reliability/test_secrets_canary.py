@@ -7,20 +7,24 @@ paths (a wrong token, a malformed one, 5xx answers retried, a 429 past
 ``max_wait_seconds``, a locked store, a damaged store, a missing database, a
 bad config), and the commands that write from the store: ``leadsync report``
 (HTML, Markdown and its charts, ``--json``) and ``leadsync export`` (CSV and
-Parquet), on their success and error paths. The canary is searched for in
+Parquet), ``leadsync load`` (dlt into DuckDB) and the pushes into the workspace
+(``leadsync report --push``, ``leadsync packet --push``, their dry runs, a
+refused token, 5xx answers retried), on their success and error paths. The canary is searched for in
 stdout, stderr, every log record a root handler at DEBUG receives (message,
 arguments, exception text), the exception texts and reprs the notebook API
 raises, every file the run leaves in its directory (the store and its
-``-wal``/``-shm``, report files and charts, exported files), and every output
-in :data:`OUTPUTS`.
+``-wal``/``-shm``, report files and charts, exported files, the DuckDB file and
+dlt's pipeline state), after a push everything the emulated workspace holds
+(the pushed Notion pages and blocks, the Airtable rows and cells, the uploaded
+files), and every output in :data:`OUTPUTS`.
 
-Adding a command or an output is one entry: when ``leadsync report --push``
-lands (issue 13), its run goes in :data:`RUNS` and the pushed pages, read back
-from the emulator, in :data:`OUTPUTS`.
+Adding a command or an output is one entry: a run in :data:`RUNS`, an output
+built from the store in :data:`OUTPUTS`.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import shutil
 import traceback
@@ -142,6 +146,12 @@ def _max_wait(c: Canary, directory: Path, config: Path) -> None:
     c.ws.emu.faults.add(Fault("storm", route=f"{c.kind}.*", rate=1.0, retry_after=2))
 
 
+def _push_errors(c: Canary, directory: Path, config: Path) -> None:
+    # the write routes: every push request (and a page or row read back) may be retried
+    c.ws.emu.faults.add(Fault("error", route=f"{c.kind}.*", rate=1.0, limit=2))
+    c.ws.emu.faults.add(Fault("reset", route=f"{c.kind}.*", rate=1.0, limit=1))
+
+
 def _bad_config(c: Canary, directory: Path, config: Path) -> None:
     config.write_text(config.read_text().replace("[store]", "[store]\ncolour = 1"))
 
@@ -179,8 +189,69 @@ RUNS: dict[str, Run] = {
                            "{dir}/parquet", "--include-deleted"), frozenset({0})),
     "export, store damaged": Run(("--verbose", "export", "--format", "csv", "--out",
                                   "{dir}/csv"), frozenset({1}), prepare=_damage),
-    # "report --push": Run(("--verbose", "report", "--month", "2026-10", "--push"), ...),
+    "report --push": Run(("--verbose", "report", "--month", "2026-10", "--out", "{dir}/report",
+                          "--push", "--json"), frozenset({0})),
+    "report --push --force, 5xx and resets": Run(
+        ("--verbose", "report", "--month", "2026-10", "--out", "{dir}/report", "--push",
+         "--force", "--json"), frozenset({0}), prepare=_push_errors),
+    "report --push --dry-run": Run(("--verbose", "report", "--month", "2026-10", "--out",
+                                    "{dir}/report", "--push", "--dry-run", "--json"),
+                                   frozenset({0})),
+    "report --push, wrong token": Run(("--verbose", "report", "--month", "2026-10", "--out",
+                                       "{dir}/report", "--push", "--json"), frozenset({1}),
+                                      token=lambda kind: WRONG[kind]),
+    "report --push, malformed token": Run(
+        ("--verbose", "report", "--month", "2026-10", "--out", "{dir}/report", "--push",
+         "--json"), frozenset({2}),
+        token=lambda kind: CANARY[kind][:12] + "\n" + CANARY[kind][12:]),
+    "packet --all --push": Run(("--verbose", "packet", "--all", "--month", "2026-10", "--out",
+                                "{dir}/packets", "--push", "--json"), frozenset({0})),
+    "packet --all --push, wrong token": Run(
+        ("--verbose", "packet", "--all", "--month", "2026-10", "--out", "{dir}/packets",
+         "--push", "--json"), frozenset({1}), token=lambda kind: WRONG[kind]),
 }
+if importlib.util.find_spec("dlt") is not None:  # the dlt extra (the test extra installs it)
+    RUNS |= {
+        "load into DuckDB": Run(("--verbose", "load", "--destination", "duckdb", "--json"),
+                                frozenset({0})),
+        "load, store damaged": Run(("--verbose", "load", "--destination", "duckdb"),
+                                   frozenset({1}), prepare=_damage),
+    }
+
+
+def _texts(root: object) -> Iterator[str | bytes]:
+    """Every string and byte string reachable from ``root`` through containers and
+    object attributes (``__dict__`` and ``__slots__``); functions are not followed."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, str | bytes | bytearray):
+            yield bytes(item) if isinstance(item, bytearray) else item
+        elif isinstance(item, dict):
+            stack += [*item.keys(), *item.values()]
+        elif isinstance(item, list | tuple | set | frozenset):
+            stack += list(item)
+        elif hasattr(item, "__dict__") or hasattr(type(item), "__slots__"):
+            if isinstance(item, type) or callable(item):
+                continue
+            stack += list(getattr(item, "__dict__", {}).values())
+            for klass in type(item).__mro__:
+                for slot in getattr(klass, "__slots__", ()):
+                    if hasattr(item, slot):
+                        stack.append(getattr(item, slot))
+
+
+def workspace_state(c: Canary) -> bytes:
+    """Everything the emulated workspace holds: pages, blocks, rows, cells, uploads."""
+    emu = c.ws.emu
+    with emu.lock:
+        texts = list(_texts(emu.notion.ws if c.kind == "notion" else emu.airtable.bases))
+    return b"\0".join(t.encode("utf-8", "surrogatepass") if isinstance(t, str) else t
+                       for t in texts)
 
 
 class Records(logging.Handler):
@@ -208,9 +279,11 @@ def copy_store(c: Canary, name: str) -> tuple[Path, Path]:
 
 
 @pytest.mark.parametrize("name", sorted(RUNS))
-def test_the_token_appears_nowhere(canary: Canary, name: str, figures: Figures) -> None:
+def test_the_token_appears_nowhere(canary: Canary, name: str, figures: Figures,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
     run = RUNS[name]
     directory, config = copy_store(canary, name)
+    monkeypatch.chdir(directory)  # where `load --destination duckdb` writes its file
     held = run.prepare(canary, directory, config) if run.prepare else None
     records = Records()
     root = logging.getLogger()
@@ -218,7 +291,8 @@ def test_the_token_appears_nowhere(canary: Canary, name: str, figures: Figures) 
     try:
         token = run.token(canary.kind)
         args = [a.replace("{dir}", str(directory)) for a in run.args]
-        result = CliRunner().invoke(main, ["-c", str(config), *args], env=canary.env(token))
+        env = canary.env(token) | {"DLT_DATA_DIR": str(directory / "dlt")}  # dlt's state
+        result = CliRunner().invoke(main, ["-c", str(config), *args], env=env)
     finally:
         root.removeHandler(records)
         canary.ws.emu.faults.clear()
@@ -237,8 +311,17 @@ def test_the_token_appears_nowhere(canary: Canary, name: str, figures: Figures) 
     files = sorted(p for p in directory.rglob("*") if p.is_file())
     for path in files:  # the store, report files and charts, exported files
         canary.search(f"{name}: {path.relative_to(directory)}", path.read_bytes())
-    if result.exit_code == 0 and {"report", "export"} & set(run.args):
+    if (result.exit_code == 0 and {"report", "export", "packet", "load"} & set(run.args)
+            and "--dry-run" not in run.args):  # a dry run writes no file
         assert len([p for p in files if not p.name.startswith("leadsync.")]) >= 2, files
+    if "--push" in run.args:  # what the push (or the refused one) left in the workspace
+        state = workspace_state(canary)
+        canary.search(f"{name}: the pushed pages, rows and uploads", state)
+        if result.exit_code == 0 and "--dry-run" not in run.args:
+            marker = b"Leadership" if "report" in run.args else b"acket"
+            assert marker in state  # the push did write into the workspace
+    if "load" in run.args and result.exit_code == 0:
+        assert (directory / "leadsync.duckdb").stat().st_size > 0
     figures.add(f"secrets_canary.{canary.kind}", runs=1, places_searched=canary.searched,
                 canary_hits=len(canary.hits))
     assert not canary.hits, canary.hits

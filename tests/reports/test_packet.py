@@ -172,3 +172,26 @@ def test_a_name_two_members_share_lists_both() -> None:
     with pytest.raises(ConfigError, match=r"2 members are named 'Ana Lima': Ana Lima \(m1\), "
                                           r"ana lima \(m2\); give the member id"):
         resolve_member(members, "Ana Lima")
+
+
+def test_a_packet_shows_itself_in_a_notebook_escaped() -> None:
+    from leadsync import reports
+
+    hostile = '<img src=x onerror=alert(1)>'
+    data = dict(frames())
+    members = data["members"].copy()
+    nominee = nominee_packet().member_id
+    members["name"] = members["name"].astype("object")
+    members.loc[members["member_id"] == nominee, "name"] = hostile
+    members["name"] = members["name"].astype("string")
+    data["members"] = members
+    packet = reports.build_packet(data, nominee, as_of=month_end(MONTH), row_url=row_url)
+    assert isinstance(packet, PromotionPacket)
+    assert packet.matrix.equals(build_packet(data, nominee, as_of=month_end(MONTH),
+                                             row_url=row_url).matrix)
+    shown = packet._repr_html_()
+    assert shown == render_packet_html(packet, fragment=True)
+    assert not shown.lstrip().lower().startswith(("<!doctype", "<html"))  # a cell, not a page
+    assert [t for t in html_sections(shown) if t] == list(TEMPLATE)
+    assert "<img src=x" not in shown
+    assert "&lt;img src=x onerror=alert(1)&gt;" in shown

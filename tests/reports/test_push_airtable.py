@@ -91,7 +91,7 @@ def test_pushing_twice_leaves_one_set_of_rows_and_the_second_costs_at_most_two_r
     first = push(emu, base, store)
     assert first.action == "created"
     assert first.rows_created == 21
-    assert first.uploads == 6  # the HTML report and five charts
+    assert first.uploads == 7  # the HTML report and six charts
     before, written = emu.stats.total("airtable"), writes(emu)
     second = push(emu, base, store)
     assert second.action == "unchanged"
@@ -101,7 +101,7 @@ def test_pushing_twice_leaves_one_set_of_rows_and_the_second_costs_at_most_two_r
     assert report_row["fields"]["Month"] == "2026-10"
     assert report_row["fields"]["Members"] == 20
     assert [a["filename"] for a in report_row["fields"]["Report"]] == ["report.html"]
-    assert len(report_row["fields"]["Charts"]) == 5
+    assert len(report_row["fields"]["Charts"]) == 6
     scores = rows(emu, base, "Scores")
     assert len(scores) == 20
     assert len({(r["fields"]["Month"], r["fields"]["Member ID"]) for r in scores}) == 20
@@ -160,10 +160,10 @@ def test_a_changed_month_updates_the_same_rows_and_leaves_none_of_the_old(
     assert new_report["fields"]["Signals in month"] == \
         old_report["fields"]["Signals in month"] + 1
     # only the files whose bytes changed were uploaded; the old ones are gone
-    assert 0 < second.uploads < 6
+    assert 0 < second.uploads < 7
     old_ids = {a["id"] for a in old_report["fields"]["Charts"] + old_report["fields"]["Report"]}
     new_ids = {a["id"] for a in new_report["fields"]["Charts"] + new_report["fields"]["Report"]}
-    assert len(new_ids) == 6
+    assert len(new_ids) == 7
     assert len(old_ids - new_ids) == second.uploads
     assert push(emu, base, store, changed).action == "unchanged"
 
@@ -199,7 +199,7 @@ def test_a_reports_row_a_person_deleted_is_written_anew(emu: Emulator, base: str
     again = push(emu, base, store)
     assert again.action == "updated"
     (fresh,) = rows(emu, base, "Reports")
-    assert len(fresh["fields"]["Charts"]) == 5
+    assert len(fresh["fields"]["Charts"]) == 6
     assert len(rows(emu, base, "Scores")) == 20
 
 
@@ -258,7 +258,7 @@ def test_a_token_whose_scopes_are_not_listed_is_refused_at_its_first_write_in_on
 
 def test_a_dry_run_writes_nothing(emu: Emulator, base: str, store: Store) -> None:
     plan = push(emu, base, store, dry_run=True)
-    assert (plan.action, plan.rows_created, plan.uploads) == ("created", 21, 6)
+    assert (plan.action, plan.rows_created, plan.uploads) == ("created", 21, 7)
     assert writes(emu) == 0
     assert store.push_entries() == []
     done = push(emu, base, store)

@@ -28,7 +28,7 @@ def html(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_page_renders_with_every_image_and_no_request(html: Path) -> None:
     page = check_page(html, viewport=DESKTOP)
     assert not is_blank(page.png)
-    assert len(page.images) == 5
+    assert len(page.images) == 6
     for image in page.images:
         assert image["naturalWidth"] > 0, image
         assert image["src"].startswith("data:image/png")

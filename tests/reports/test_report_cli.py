@@ -55,7 +55,7 @@ def test_report_writes_html_markdown_and_charts(synced: tuple[Path, dict[str, st
     assert "report.html" in names
     assert "report.md" in names
     charts = [n for n in names if n.startswith("chart-") and n.endswith(".png")]
-    assert len(charts) == 5
+    assert len(charts) == 6
     for path in out.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
         assert not path.name.endswith(".tmp")
@@ -77,7 +77,7 @@ def test_json_names_every_file(synced: tuple[Path, dict[str, str]], tmp_path: Pa
     assert answer["month"] == "2026-10"
     assert answer["as_of"].startswith("2026-10-31T23:59:59")
     assert set(answer["files"]) == {"html", "md"}
-    assert len(answer["charts"]) == 5
+    assert len(answer["charts"]) == 6
     for path in [*answer["files"].values(), *answer["charts"]]:
         assert Path(path).is_file()
     assert answer["sync"]["run_id"] == 1

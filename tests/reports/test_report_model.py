@@ -191,7 +191,7 @@ def test_a_notebook_shows_the_report_inline(report: LeadershipReport) -> None:
     assert '<div class="leadsync-report">' in markup
     assert "<html" not in markup  # a fragment for the output cell, not a page
     assert 'id="ls-2026-10-scores"' in markup  # ids per month: two reports can share a notebook
-    assert markup.count("data:image/png;base64,") == 5
+    assert markup.count("data:image/png;base64,") == 6
     assert repr(report) == "<LeadershipReport 2026-10: 60 members, 1973 signals>"
 
 

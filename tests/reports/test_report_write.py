@@ -17,7 +17,7 @@ def test_files_are_owner_only_and_the_directory_is_made(tmp_path: Path) -> None:
     out = tmp_path / "a" / "b"
     written = write_report(sample_report(), out)
     assert set(written.files) == {"html", "md"}
-    assert len(written.charts) == 5
+    assert len(written.charts) == 6
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
     for path in written.paths:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
