@@ -58,6 +58,8 @@ import pandas as pd
 from leadsync.canonical import (
     _EMAIL,
     _HOURS,
+    _NS_MAX,
+    _NS_MIN,
     _URL,
     META_COLUMNS,
     QUARANTINE_COLUMNS,
@@ -228,7 +230,35 @@ def _present(values: Sequence[Any]) -> np.ndarray:
          for v in values), dtype=bool, count=len(values))
 
 
+@functools.cache
+def _arrow() -> Any:
+    """``(pyarrow, pyarrow.compute)`` when pyarrow is installed, else None.
+
+    pyarrow is optional: with it, the column work that pandas would do one
+    Python object at a time (building text columns, matching patterns,
+    reading ISO dates) runs in Arrow's compiled kernels; without it, the same
+    results come from the pure pandas path.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pragma: no cover - exercised without pyarrow
+        return None
+    return pa, pc
+
+
+@functools.cache
+def _arrow_strings() -> bool:
+    """Whether pandas keeps its ``string`` dtype in Arrow here (pandas 3 with pyarrow)."""
+    return _arrow() is not None and pd.StringDtype().storage == "pyarrow"
+
+
 def _string_series(texts: Sequence[str | None]) -> pd.Series:
+    """A ``string`` column of texts (str or None): built by Arrow straight from the list
+    when pandas keeps strings in Arrow (``pd.array`` first copies and checks every one)."""
+    if _arrow_strings():
+        pa, _ = _arrow()
+        return pd.Series(pd.arrays.ArrowStringArray(pa.array(texts, type=pa.large_string())))
     return pd.Series(pd.array(texts, dtype="string"))
 
 
@@ -254,15 +284,84 @@ def _by_value(values: Sequence[Any], fn: Callable[[Any], Any]) -> list[Any]:
     return out
 
 
+def _codes_by_value(values: Sequence[Any], fn: Callable[[Any], int]) -> np.ndarray | None:
+    """``fn`` of every cell as an int64 array, computed once per distinct text, the
+    distinct texts found by Arrow (None: pyarrow missing or a cell is not text)."""
+    if not values or _arrow() is None or not set(map(type, values)) <= _STR_OR_NONE:
+        return None
+    pa, _ = _arrow()
+    encoded = pa.array(values, type=pa.large_string()).dictionary_encode()
+    results = [fn(u) for u in encoded.dictionary.to_pylist()]
+    results.append(fn(None))  # a missing cell takes the last result
+    lookup = np.asarray(results, dtype=np.int64)
+    return lookup[np.asarray(encoded.indices.fill_null(len(results) - 1), dtype=np.intp)]
+
+
 def _match_all(texts: Sequence[str | None], check: Callable[[str], bool]) -> np.ndarray:
     """``check`` of every present text (once per distinct text); False where missing."""
     results = _by_value(texts, lambda t: t is not None and bool(check(t)))
     return np.fromiter(results, dtype=bool, count=len(texts))
 
 
+#: Every character ``str.strip()`` removes (those ``str.isspace()`` calls space), for
+#: Arrow, whose idea of whitespace is not Python's.
+PY_SPACES = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003"
+             "\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+
+
+def _arrow_texts(values: Sequence[Any], *, strip: bool = True) -> Any:
+    """Texts (every cell str or None) as an Arrow ``large_string`` array, each as
+    ``v.strip() or None`` (``strip=False``: kept as it is unless only spaces, then None).
+
+    Only the texts that begin or end with a space, or are empty, are looked at
+    in Python; None when pyarrow is missing or a cell is not text.
+    """
+    if not _arrow_strings() or not set(map(type, values)) <= _STR_OR_NONE:
+        return None
+    pa, pc = _arrow()
+    arr = pa.array(values, type=pa.large_string())
+    if not len(arr):
+        return arr
+    spaces = _space_set(pa)
+    edge = pc.or_(pc.is_in(pc.utf8_slice_codeunits(arr, 0, 1), value_set=spaces),
+                  pc.is_in(pc.utf8_slice_codeunits(arr, -1), value_set=spaces))
+    look = np.flatnonzero(np.asarray(
+        pc.or_(edge, pc.equal(pc.binary_length(arr), 0)).fill_null(False), dtype=bool))
+    if not len(look):
+        return arr
+    fixed: list[str | None] = []
+    for i in look.tolist():
+        text = values[i].strip()
+        fixed.append((text or None) if strip else (values[i] if text else None))
+    mask = np.zeros(len(arr), dtype=bool)
+    mask[look] = True
+    return pc.replace_with_mask(arr, pa.array(mask), pa.array(fixed, type=pa.large_string()))
+
+
+@functools.cache
+def _space_set(pa: Any) -> Any:
+    return pa.array(list(PY_SPACES), type=pa.large_string())
+
+
+def _arrow_series(arr: Any) -> pd.Series:
+    return pd.Series(pd.arrays.ArrowStringArray(arr))
+
+
 def _coerce_text(column: Column, values: Sequence[Any]) -> tuple[pd.Series, np.ndarray]:
-    texts, present = _texts(values)
     kind = column.kind
+    n = len(values)
+    if kind in ("id", "text", "url", "email"):
+        arr = _arrow_texts(values)
+        if arr is not None:
+            if kind in ("id", "text"):
+                return _arrow_series(arr), np.zeros(n, dtype=bool)
+            pa, pc = _arrow()
+            found = np.asarray(arr.is_valid(), dtype=bool)
+            bad = found & ~_regex_arrow(arr, _URL if kind == "url" else _EMAIL)
+            if bad.any():
+                arr = pc.if_else(pa.array(~bad), arr, None)
+            return _arrow_series(arr), bad
+    texts, present = _texts(values)
     n = len(texts)
     if kind in ("id", "text"):
         return _string_series(texts), np.zeros(n, dtype=bool)
@@ -294,13 +393,16 @@ def _regex_all(texts: Sequence[str | None], pattern: Any) -> np.ndarray:
     printable ASCII and the whitespace both call whitespace. Any other text is
     matched by ``re``, so the answer is always ``re``'s.
     """
-    n = len(texts)
-    try:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-    except ImportError:  # pragma: no cover - exercised without pyarrow
+    arrow = _arrow()
+    if arrow is None:  # pragma: no cover - exercised without pyarrow
         return _match_all(texts, pattern.match)
-    arr = pa.array(texts, type=pa.large_string())
+    return _regex_arrow(arrow[0].array(texts, type=arrow[0].large_string()), pattern)
+
+
+def _regex_arrow(arr: Any, pattern: Any) -> np.ndarray:
+    """:func:`_regex_all` of texts already in an Arrow array."""
+    _, pc = _arrow()
+    n = len(arr)
     flags = "(?i)" if pattern.flags & 2 else ""  # re.IGNORECASE
     # Python's \s also matches \v, \x1c-\x1f and non-ASCII spaces, RE2's does not:
     # such texts are left to re.
@@ -309,7 +411,7 @@ def _regex_all(texts: Sequence[str | None], pattern: Any) -> np.ndarray:
     fast = np.asarray(pc.and_kleene(ok, plain).fill_null(False), dtype=bool)
     slow = np.flatnonzero(~np.asarray(plain.fill_null(True), dtype=bool))
     for i in slow.tolist():
-        text = texts[i]
+        text = arr[i].as_py()
         fast[i] = text is not None and bool(pattern.match(text))
     if n and fast.shape[0] != n:  # pragma: no cover - defensive
         raise AssertionError("regex mask length")
@@ -325,7 +427,9 @@ def _coerce_category(column: Column, values: Sequence[Any]) -> tuple[pd.Series, 
         return lookup.get(_norm_token(str(v)), -2)
 
     n = len(values)
-    codes = np.fromiter(_by_value(values, code_of), dtype=np.int64, count=n)
+    found = _codes_by_value(values, code_of)
+    codes = found if found is not None else np.fromiter(_by_value(values, code_of),
+                                                        dtype=np.int64, count=n)
     bad = codes == -2
     if bad.any():
         codes[bad] = -1
@@ -460,6 +564,9 @@ def _coerce_time_cells(values: Sequence[Any] | Parsed) -> tuple[pd.Series, np.nd
 
 
 def _coerce_source_ids(values: Sequence[Any]) -> pd.Series:
+    arr = _arrow_texts(values, strip=False)
+    if arr is not None:
+        return _arrow_series(arr)
     out = [v if v.__class__ is str and v.strip() else
            (None if _is_missing(v) else str(v)) for v in values]
     return _string_series(out)
@@ -1007,15 +1114,8 @@ class CellBatch:
         miss = set(self.miss)
         parsed = dict(self.parsed)
         for name, pattern in self.light.items():
-            values = self.cells[name]
-            fits = _fits(values, pattern)
-            texts = [v if ok else None for v, ok in zip(values, fits, strict=True)]
-            series = utc_ns(pd.to_datetime(pd.Series(texts, dtype=object), utc=True,
-                                           errors="coerce", format="ISO8601"))
-            unread = np.flatnonzero(
-                series.isna().to_numpy() & np.fromiter((v is not None for v in values),
-                                                       dtype=bool, count=len(values)))
-            miss.update(int(i) for i in unread)
+            series, unread = read_iso_texts(self.cells[name], pattern)
+            miss.update(np.flatnonzero(unread).tolist())
             parsed[name] = series
         cells = {k: list(v) for k, v in self.cells.items()}
         exact_rows = set(self.exact_rows)
@@ -1128,19 +1228,82 @@ def _same_decoder(a: Callable[[Any], Record] | None, b: Callable[[Any], Record] 
     return False
 
 
-def _fits(values: Sequence[Any], pattern: str) -> list[bool]:
-    """Whether each text matches ``pattern`` (None: True), in one Arrow call when it can."""
-    try:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-    except ImportError:  # pragma: no cover - exercised without pyarrow
+def read_iso_texts(texts: Sequence[str | None], pattern: str) -> tuple[pd.Series, np.ndarray]:
+    """ISO 8601 texts (str or None) as ``datetime64[ns, UTC]``, and which present texts
+    were not read.
+
+    A text is read when it matches ``pattern`` (an ASCII regular expression
+    of ISO 8601 shapes) and ``pd.to_datetime(..., utc=True, format="ISO8601")``
+    reads it to a date nanoseconds can hold (:func:`~leadsync.canonical.utc_ns`);
+    every other present text is unread (NaT). With pyarrow, the texts are
+    checked and read by Arrow's kernels (its ISO 8601 cast): a column it
+    cannot read whole (a day that does not exist, a year out of range) is read
+    by pandas as before, so a value is always what pandas makes of it.
+    """
+    arrow = _arrow()
+    n = len(texts)
+    if arrow is not None:
+        got = _read_iso_arrow(arrow, texts, pattern)
+        if got is not None:
+            return got
+    if arrow is not None:
+        pa, pc = arrow
+        matched = pc.match_substring_regex(pa.array(texts, type=pa.large_string()), pattern)
+        fits = np.asarray(matched.fill_null(False), dtype=bool)
+    else:  # pragma: no cover - exercised without pyarrow
         import re
 
         compiled = re.compile(pattern)
-        return [v is None or bool(compiled.match(v)) for v in values]
-    # The patterns are ASCII-only, so RE2 and re agree on them.
-    matched = pc.match_substring_regex(pa.array(values, type=pa.large_string()), pattern)
-    return matched.fill_null(True).to_pylist()  # type: ignore[no-any-return]
+        fits = np.fromiter((v is not None and bool(compiled.match(v)) for v in texts),
+                           dtype=bool, count=n)
+    kept = [v if ok else None for v, ok in zip(texts, fits.tolist(), strict=True)]
+    series = utc_ns(pd.to_datetime(pd.Series(kept, dtype=object), utc=True,
+                                   errors="coerce", format="ISO8601"))
+    present = np.fromiter((v is not None for v in texts), dtype=bool, count=n)
+    return series, present & series.isna().to_numpy()
+
+
+#: ``utc_ns``'s bounds as nanoseconds since the epoch.
+_NS_BOUNDS = (int(_NS_MIN.value), int(_NS_MAX.value))
+#: NaT as int64 nanoseconds.
+_NAT = int(np.iinfo(np.int64).min)
+#: An ISO 8601 text that ends in its UTC offset.
+_WITH_OFFSET = r"(Z|[+-]\d{2}:\d{2})$"
+
+
+def _read_iso_arrow(arrow: Any, texts: Sequence[str | None], pattern: str
+                    ) -> tuple[pd.Series, np.ndarray] | None:
+    """:func:`read_iso_texts` by Arrow (None: a text Arrow's cast refuses; pandas reads
+    the column instead). Texts with an offset are cast to UTC timestamps, the others
+    (dates, and date-times without an offset) as UTC wall times, as pandas reads them."""
+    pa, pc = arrow
+    try:
+        arr = pa.array(texts, type=pa.string())
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    null = pa.scalar(None, pa.string())
+    kept = pc.if_else(pc.match_substring_regex(arr, pattern), arr, null)
+    aware_type, wall_type = pa.timestamp("ns", tz="UTC"), pa.timestamp("ns")
+    ns: Any = None
+    for target in (aware_type, wall_type):  # the usual column: every text of one kind
+        try:
+            ns = pc.cast(kept, target).cast(pa.int64())
+            break
+        except (pa.ArrowException, ValueError):
+            continue
+    if ns is None:  # offsets and none mixed: each kind cast on its own
+        aware = pc.match_substring_regex(kept, _WITH_OFFSET).fill_null(False)
+        try:
+            ns = pc.coalesce(pc.cast(pc.if_else(aware, kept, null), aware_type).cast(pa.int64()),
+                             pc.cast(pc.if_else(aware, null, kept), wall_type).cast(pa.int64()))
+        except (pa.ArrowException, ValueError):
+            return None
+    values = np.array(ns.fill_null(_NAT), dtype=np.int64)
+    outside = (values < _NS_BOUNDS[0]) | (values > _NS_BOUNDS[1])  # NaT is below
+    values[outside] = _NAT
+    series = pd.Series(pd.DatetimeIndex(values.view("datetime64[ns]")).tz_localize("UTC"))
+    present = np.asarray(arr.is_valid(), dtype=bool)
+    return series, present & outside
 
 
 class FrameBuilder:
