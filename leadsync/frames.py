@@ -774,8 +774,8 @@ def finish(coerced: Coerced, *, members: pd.DataFrame | MemberIndex | None,
             resolved[name] = _string_series(values)
     typed.update(resolved)
 
-    frame = pd.DataFrame({name: typed[name] for name in spec.column_names})
-    dup_mask = (key.notna() & key.duplicated(keep="first")).to_numpy()
+    dup_mask = (key.notna() & key.duplicated(keep="first")).to_numpy() if \
+        _may_repeat(key) else np.zeros(n, dtype=bool)
     duplicates: dict[int, str] = {}
     if dup_mask.any():
         bad |= dup_mask
@@ -787,7 +787,8 @@ def finish(coerced: Coerced, *, members: pd.DataFrame | MemberIndex | None,
             duplicates[int(i)] = "<NA>" if kept is pd.NA or kept is None else str(kept)
 
     if not bad.any():
-        return Validated(frame, _empty_quarantine())
+        return Validated(pd.DataFrame({name: typed[name] for name in spec.column_names}),
+                         _empty_quarantine())
     positions = np.flatnonzero(bad)
     context = _Context(from_source, index, duplicates)
     rows = exact([int(i) for i in positions])
@@ -802,8 +803,28 @@ def finish(coerced: Coerced, *, members: pd.DataFrame | MemberIndex | None,
     }) if flagged else _empty_quarantine()
     keep = np.ones(n, dtype=bool)
     keep[flagged] = False
-    frame = frame[keep].reset_index(drop=True)
+    frame = pd.DataFrame({name: _rows_kept(typed[name], keep) for name in spec.column_names})
     return Validated(frame, quarantine)
+
+
+def _may_repeat(key: pd.Series) -> bool:
+    """Whether the key column may hold a value twice (False: Arrow counted it distinct)."""
+    if _arrow_strings() and isinstance(key.array, pd.arrays.ArrowStringArray):
+        pa, pc = _arrow()
+        values = pa.chunked_array(key.array.__arrow_array__())
+        distinct = len(pc.unique(values)) - (1 if values.null_count else 0)
+        return bool(distinct < len(values) - values.null_count)
+    return True
+
+
+def _rows_kept(series: pd.Series, keep: np.ndarray) -> pd.Series:
+    """The rows of ``series`` where ``keep`` is True, renumbered from 0. Arrow texts are
+    filtered chunk by chunk (a take would first join the chunks into one array)."""
+    if isinstance(series.array, pd.arrays.ArrowStringArray):
+        pa, pc = _arrow()
+        kept = pc.filter(series.array.__arrow_array__(), pa.array(keep))
+        return pd.Series(pd.arrays.ArrowStringArray(kept))
+    return series[keep].reset_index(drop=True)
 
 
 def _source_text(row: Mapping[str, Any]) -> str | None:
