@@ -322,11 +322,7 @@ def _arrow_texts(values: Sequence[Any], *, strip: bool = True) -> Any:
     arr = pa.array(values, type=pa.large_string())
     if not len(arr):
         return arr
-    spaces = _space_set(pa)
-    edge = pc.or_(pc.is_in(pc.utf8_slice_codeunits(arr, 0, 1), value_set=spaces),
-                  pc.is_in(pc.utf8_slice_codeunits(arr, -1), value_set=spaces))
-    look = np.flatnonzero(np.asarray(
-        pc.or_(edge, pc.equal(pc.binary_length(arr), 0)).fill_null(False), dtype=bool))
+    look = np.flatnonzero(_maybe_spaced(arr))
     if not len(look):
         return arr
     fixed: list[str | None] = []
@@ -338,9 +334,58 @@ def _arrow_texts(values: Sequence[Any], *, strip: bool = True) -> Any:
     return pc.replace_with_mask(arr, pa.array(mask), pa.array(fixed, type=pa.large_string()))
 
 
-@functools.cache
-def _space_set(pa: Any) -> Any:
-    return pa.array(list(PY_SPACES), type=pa.large_string())
+def _byte_table(chars: str, byte: int) -> np.ndarray:
+    """A lookup table over byte values: which can be the given byte (0 first, -1 last) of
+    one of ``chars`` in UTF-8."""
+    table = np.zeros(256, dtype=bool)
+    for char in chars:
+        table[char.encode("utf-8")[byte]] = True
+    return table
+
+
+#: Bytes a text that begins, or ends, with one of Python's spaces has there.
+_SPACE_FIRST = _byte_table(PY_SPACES, 0)
+_SPACE_LAST = _byte_table(PY_SPACES, -1)
+
+
+def _offsets_and_bytes(arr: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A ``large_string`` array's offsets (one more than its length) and UTF-8 bytes."""
+    _, offsets, data = arr.buffers()
+    start = arr.offset
+    ends = np.frombuffer(offsets, dtype=np.int64)[start:start + len(arr) + 1]
+    content = np.frombuffer(data, dtype=np.uint8) if data is not None else \
+        np.zeros(0, dtype=np.uint8)
+    return ends, content
+
+
+#: Bytes of texts RE2 and Python's ``re`` read alike: printable ASCII and the
+#: whitespace both call whitespace (not \v, \x1c-\x1f, nor anything past ASCII).
+_NOT_PLAIN = np.ones(256, dtype=bool)
+_NOT_PLAIN[[*range(0x00, 0x0b), *range(0x0c, 0x1c), *range(0x20, 0x7f)]] = False
+
+
+def _plain(arr: Any) -> np.ndarray:
+    """Which texts hold only :data:`_NOT_PLAIN`'s complement (missing ones count as plain)."""
+    if not len(arr):
+        return np.zeros(0, dtype=bool)
+    ends, content = _offsets_and_bytes(arr)
+    odd = np.concatenate(([0], np.cumsum(_NOT_PLAIN[content], dtype=np.int64)))
+    return np.asarray(odd[ends[1:]] == odd[ends[:-1]], dtype=bool)
+
+
+def _maybe_spaced(arr: Any) -> np.ndarray:
+    """Which texts may begin or end with a space Python strips, or are empty (a superset,
+    found from each text's first and last byte; every one is then looked at in Python)."""
+    ends, content = _offsets_and_bytes(arr)
+    valid = np.asarray(arr.is_valid(), dtype=bool)
+    lengths = ends[1:] - ends[:-1]
+    filled = lengths > 0
+    out: np.ndarray = valid & ~filled
+    if filled.any():
+        first = content[ends[:-1][filled]]
+        last = content[ends[1:][filled] - 1]
+        out[filled] |= _SPACE_FIRST[first] | _SPACE_LAST[last]
+    return out
 
 
 def _arrow_series(arr: Any) -> pd.Series:
@@ -406,10 +451,10 @@ def _regex_arrow(arr: Any, pattern: Any) -> np.ndarray:
     flags = "(?i)" if pattern.flags & 2 else ""  # re.IGNORECASE
     # Python's \s also matches \v, \x1c-\x1f and non-ASCII spaces, RE2's does not:
     # such texts are left to re.
-    plain = pc.invert(pc.match_substring_regex(arr, "[^\\x00-\\x0a\\x0c-\\x1b\\x20-\\x7e]"))
+    plain = _plain(arr)
     ok = pc.match_substring_regex(arr, flags + pattern.pattern)
-    fast = np.asarray(pc.and_kleene(ok, plain).fill_null(False), dtype=bool)
-    slow = np.flatnonzero(~np.asarray(plain.fill_null(True), dtype=bool))
+    fast: np.ndarray = np.asarray(ok.fill_null(False), dtype=bool) & plain
+    slow = np.flatnonzero(~plain)
     for i in slow.tolist():
         text = arr[i].as_py()
         fast[i] = text is not None and bool(pattern.match(text))

@@ -112,3 +112,21 @@ def test_vocabulary_codes_are_found_once_per_distinct_text(values: list[str | No
         return
     assert got is not None
     assert got.tolist() == frames._by_value(values, code) == [code(v) for v in values]
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.text(alphabet=st.sampled_from(
+    ["h", "t", "p", "s", ":", "/", ".", "@", "a", "x", " ", "\x0b", "\x1c", "\t", "é", "😀",
+     "\x7f", "\x00"]), max_size=12), st.sampled_from(
+    ["https://github.com/a/b", "http://x.y", "ana@example.com", "a@b.c", "https://a b",
+     "https://é.example", "https://\x0bx"])), max_size=20))
+def test_links_and_emails_are_checked_as_re_checks_them(values: list[str | None]) -> None:
+    from leadsync.canonical import _EMAIL, _URL
+
+    arrow = frames._arrow()
+    if arrow is None:  # pragma: no cover - pyarrow is in the test extra
+        pytest.skip("pyarrow is not installed")
+    arr = arrow[0].array(values, type=arrow[0].large_string())
+    for pattern in (_URL, _EMAIL):
+        got = frames._regex_arrow(arr, pattern).tolist()
+        assert got == [v is not None and bool(pattern.match(v)) for v in values]
