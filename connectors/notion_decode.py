@@ -516,8 +516,8 @@ def _readable_time(text: Any) -> bool:
 
 def _reader(ref: FieldRef, kind: Kind, cache: dict[Any, MemberRef]) -> tuple[Reader, bool]:
     """How the fast path reads one mapped property of a page into its column's cell, as
-    :func:`decode_page` and :func:`column_value` would; and whether the cell is a date
-    left as ISO text.
+    :func:`decode_page` and :func:`column_value` would; and whether the cell is ISO
+    text for a timestamp column (a date property's start, or text).
 
     The property is found by the name the schema gave it and checked against
     its id and type (a renamed or retyped property raises). Each reader is
@@ -661,15 +661,18 @@ def gather_pages(pages: Sequence[Mapping[str, Any]], fields: Mapping[str, FieldR
     mapped: list[str] = []
     readers: list[Reader] = []
     light: dict[str, str] = {}
+    to_exact: dict[str, Callable[[Any], Any]] = {}
     refs_cache: dict[Any, MemberRef] = {}
     for column, ref in fields.items():
         if column in META_COLUMNS:
             continue
-        read, is_date = _reader(ref, spec.column(column).kind, refs_cache)
+        read, iso = _reader(ref, spec.column(column).kind, refs_cache)
         mapped.append(column)
         readers.append(read)
-        if is_date:
+        if iso:
             light[column] = ISO_DATE_OR_TIME
+            if ref.type == "date":  # decode_page's cell is the date read from the text
+                to_exact[column] = _exact_time
     miss: set[int] = set()
     rows: list[list[Any]] = []
     append = rows.append
@@ -697,8 +700,6 @@ def gather_pages(pages: Sequence[Mapping[str, Any]], fields: Mapping[str, FieldR
                     stamps[i] = None
         cells[meta] = stamps
         light[meta] = ISO_TIME
-    to_exact: dict[str, Callable[[Any], Any]] = {
-        name: _exact_time for name in light if name not in META_COLUMNS}
     to_exact["created_time"] = _exact_page_time
     to_exact["last_edited_time"] = _exact_page_time
     return CellBatch(table, cells["source_id"], cells, tuple(mapped), to_exact=to_exact,
