@@ -728,35 +728,41 @@ def _decode_cell(text: Any) -> Any:
     return _decode(json.loads(text))
 
 
-def _resolve_column(cells: Any, index: MemberIndex | None, many: bool, required: bool
-                    ) -> tuple[list[Any], np.ndarray]:
-    """Every member cell of a column resolved, each distinct cell once."""
+def _resolve_codes(cells: Any, index: MemberIndex | None, many: bool, required: bool
+                   ) -> tuple[np.ndarray, list[Any], np.ndarray]:
+    """The distinct member cells of a column resolved once each: every row's code, the
+    resolved value of each code (the last one: an empty cell), and the rows with a problem."""
+    empty = _resolve_cell(None, index, many, required)
     if isinstance(cells, pd.Series):  # the store's encoded cells: distinct ones decoded once
         codes, uniques = pd.factorize(cells, use_na_sentinel=True)
         results = [_resolve_cell(_decode_cell(u), index, many, required) for u in uniques]
-        empty = _resolve_cell(None, index, many, required)
-        taken = [results[c][0] if c >= 0 else empty[0] for c in codes]
-        bad_by_code = np.array([r[1] for r in results] + [empty[1]], dtype=bool)
-        return taken, bad_by_code[codes]  # code -1 takes the last entry: the empty cell
-    # Connectors' cells: None, a MemberRef, or a tuple of them (hashable), rarely a list.
-    # Each distinct cell is resolved once; the rows take their results by code.
-    n = len(cells)
-    hashable = [i for i, cell in enumerate(cells) if cell.__class__ is list]
-    if hashable:
-        cells = list(cells)
-        for i in hashable:
-            cells[i] = _Unhashable(cells[i])
-    if n == 0:
-        return [], np.zeros(0, dtype=bool)
-    # (A Series keeps each tuple one object; missing cells, None or NaN, get code -1.)
-    codes, uniques = pd.factorize(pd.Series(cells, dtype=object), use_na_sentinel=True)
-    empty = _resolve_cell(None, index, many, required)
-    results = [_resolve_cell(u.cell if u.__class__ is _Unhashable else u, index, many,
-                             required) for u in uniques]
+    else:
+        # Connectors' cells: None, a MemberRef, or a tuple of them (hashable), rarely a list.
+        if not len(cells):
+            return np.zeros(0, dtype=np.intp), [empty[0]], np.zeros(0, dtype=bool)
+        unhashable = [i for i, cell in enumerate(cells) if cell.__class__ is list]
+        if unhashable:
+            cells = list(cells)
+            for i in unhashable:
+                cells[i] = _Unhashable(cells[i])
+        # (A Series keeps each tuple one object; missing cells, None or NaN, get code -1.)
+        codes, uniques = pd.factorize(pd.Series(cells, dtype=object), use_na_sentinel=True)
+        results = [_resolve_cell(u.cell if u.__class__ is _Unhashable else u, index, many,
+                                 required) for u in uniques]
     results.append(empty)  # code -1 (a missing cell) takes the last entry
-    resolved = [r[0] for r in results]
+    codes = np.where(codes < 0, len(results) - 1, codes).astype(np.intp)
     bad_by_code = np.fromiter((r[1] for r in results), dtype=bool, count=len(results))
-    return [resolved[c] for c in codes.tolist()], bad_by_code[codes]
+    return codes, [r[0] for r in results], bad_by_code[codes]
+
+
+def _ids_series(codes: np.ndarray, resolved: list[Any]) -> pd.Series:
+    """A ``string`` column of member ids given as codes into ``resolved`` (Arrow's take of
+    the distinct ids when pandas keeps strings in Arrow)."""
+    if _arrow_strings():
+        pa, _ = _arrow()
+        ids = pa.array(resolved, type=pa.large_string())
+        return _arrow_series(ids.take(pa.array(codes, type=pa.int64())))
+    return _string_series([resolved[c] for c in codes.tolist()])
 
 
 class _Unhashable:
@@ -810,13 +816,14 @@ def finish(coerced: Coerced, *, members: pd.DataFrame | MemberIndex | None,
     for name in spec.member_columns:
         column = spec.column(name)
         many = column.kind == "members"
-        values, col_bad = _resolve_column(coerced.refs[name], index, many, column.required)
+        codes, by_code, col_bad = _resolve_codes(coerced.refs[name], index, many,
+                                                 column.required)
         bad |= col_bad
         if many:
-            resolved[name] = pd.Series([v if v is not None else () for v in values],
-                                       dtype="object")
+            resolved[name] = pd.Series([by_code[c] if by_code[c] is not None else ()
+                                        for c in codes.tolist()], dtype="object")
         else:
-            resolved[name] = _string_series(values)
+            resolved[name] = _ids_series(codes, by_code)
     typed.update(resolved)
 
     dup_mask = (key.notna() & key.duplicated(keep="first")).to_numpy() if \
