@@ -636,6 +636,18 @@ def _reader(ref: FieldRef, kind: Kind, cache: dict[Any, MemberRef]) -> tuple[Rea
 
 _EMPTY: Mapping[str, Any] = {}
 
+#: The member references gathered pages made (a person's id, name and email, or a related
+#: page's id -> its :class:`MemberRef`), shared by every page of a pull so each reference is
+#: made once; a pure memo, emptied when it grows past :data:`_SHARED_REFS_CAP`.
+_SHARED_REFS: dict[Any, MemberRef] = {}
+_SHARED_REFS_CAP = 1 << 16
+
+
+def _shared_refs() -> dict[Any, MemberRef]:
+    if len(_SHARED_REFS) > _SHARED_REFS_CAP:
+        _SHARED_REFS.clear()
+    return _SHARED_REFS
+
 
 def gather_pages(pages: Sequence[Mapping[str, Any]], fields: Mapping[str, FieldRef],
                  table: str) -> CellBatch:
@@ -662,7 +674,7 @@ def gather_pages(pages: Sequence[Mapping[str, Any]], fields: Mapping[str, FieldR
     readers: list[Reader] = []
     light: dict[str, str] = {}
     to_exact: dict[str, Callable[[Any], Any]] = {}
-    refs_cache: dict[Any, MemberRef] = {}
+    refs_cache = _shared_refs()
     for column, ref in fields.items():
         if column in META_COLUMNS:
             continue
