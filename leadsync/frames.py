@@ -478,8 +478,13 @@ def _coerce_category(column: Column, values: Sequence[Any]) -> tuple[pd.Series, 
     bad = codes == -2
     if bad.any():
         codes[bad] = -1
-    dtype = pd.CategoricalDtype(list(column.vocabulary), ordered=True)
-    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype)), bad
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=_vocabulary(column.vocabulary))), bad
+
+
+@functools.cache
+def _vocabulary(values: tuple[str, ...]) -> pd.CategoricalDtype:
+    """The ordered categorical dtype of a vocabulary (made once: pandas checks it anew)."""
+    return pd.CategoricalDtype(list(values), ordered=True)
 
 
 def _as_bool(v: object) -> object:
