@@ -818,6 +818,20 @@ def _fast_column(plan: ColumnPlan, values: list[Any], refs: dict[Any, Any]) -> l
     return None
 
 
+#: The member references gathered records made, by how they were named (``"text"``,
+#: ``"relation"``, ``"person"`` -> key -> :class:`MemberRef`), shared by every page of a
+#: pull so each is made once; a pure memo, emptied when one kind grows past
+#: :data:`_SHARED_REFS_CAP`.
+_SHARED_REFS: dict[str, dict[Any, Any]] = {}
+_SHARED_REFS_CAP = 1 << 16
+
+
+def _shared_refs() -> dict[str, dict[Any, Any]]:
+    if any(len(kind) > _SHARED_REFS_CAP for kind in _SHARED_REFS.values()):
+        _SHARED_REFS.clear()
+    return _SHARED_REFS
+
+
 def gather_records(raws: Sequence[Mapping[str, Any]], plans: Sequence[ColumnPlan], table: str,
                    *, edited_field: AirtableField | None = None,
                    notes: list[str] | None = None) -> CellBatch:
@@ -852,7 +866,7 @@ def gather_records(raws: Sequence[Mapping[str, Any]], plans: Sequence[ColumnPlan
     cells: dict[str, list[Any]] = {}
     light: dict[str, str] = {}
     to_exact: dict[str, Any] = {}
-    refs: dict[Any, Any] = {}
+    refs = _shared_refs()
     for plan in plans:
         f = plan.field
         values = _cells_of(f, fields_list)

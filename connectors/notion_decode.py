@@ -483,159 +483,26 @@ def _exact_page_time(text: Any) -> Any:
     return value if isinstance(value, dt.datetime) else None
 
 
-class _Miss:
-    """A cell the fast path does not take: its page goes through :func:`decode_page`."""
-
-    def __repr__(self) -> str:
-        return "<miss>"
+class _Odd(Exception):
+    """A value of a shape the fast path does not take: its page goes through
+    :func:`decode_page`."""
 
 
-_MISS: Any = _Miss()
+#: What reading a value of an unexpected shape raises in the fast path.
+_ODD_SHAPES = (_Odd, KeyError, TypeError, IndexError, AttributeError, ValueError)
 _NONE_OR_STR = frozenset({str, type(None)})
 
-
-def _rich_text(items: Any) -> Any:
-    """``decode_rich_text`` of the usual shape (every item has its ``plain_text``), else a miss."""
-    if items.__class__ is not list:
-        return _MISS
-    parts = []
-    for item in items:
-        text = item.get("plain_text") if item.__class__ is dict else None
-        if text.__class__ is not str:
-            return _MISS
-        parts.append(text)
-    return "".join(parts) or None
+#: One cell of one page: its properties in, the cell out (raises :data:`_ODD_SHAPES`).
+Reader = Callable[[Mapping[str, Any]], Any]
 
 
-def _scalars(found: list[Any], ptype: str) -> list[Any] | None:
-    """Every cell of a column of a common scalar property type, in one pass (None: not such a
-    type). Cells of another shape are :data:`_MISS`."""
-    try:
-        if ptype in ("select", "status"):
-            values = [q[ptype]["name"] if q[ptype] else None for q in found]
-        elif ptype in ("title", "rich_text"):
-            values = [((v[0]["plain_text"] or None) if len(v) == 1 else
-                       ("".join(i["plain_text"] for i in v) or None))
-                      for v in (q[ptype] for q in found)]
-        elif ptype in ("url", "email", "phone_number"):
-            values = [q[ptype] for q in found]
-        elif ptype == "unique_id":
-            values = [None if not v or v.get("number") is None else
-                      (f"{v['prefix']}-{v['number']}" if v.get("prefix") else str(v["number"]))
-                      for v in (q[ptype] for q in found)]
-        else:
-            return None
-    except (KeyError, TypeError, IndexError, AttributeError):
-        values = [_scalar(q, ptype) for q in found]
-    if not {v.__class__ for v in values} <= _NONE_OR_STR:
-        values = [v if v is None or v.__class__ is str else _MISS for v in values]
-    return values
-
-
-def _scalar(prop: Any, ptype: str) -> Any:
-    """One cell of a scalar column, by :func:`decode_property` (a miss when it is not text)."""
-    try:
-        value = decode_property(prop)
-    except Exception:  # an odd shape: decode_page will say what it makes of it
-        return _MISS
-    return value if value is None or value.__class__ is str else _MISS
-
-
-def _people(found: list[Any], cache: dict[Any, MemberRef]) -> list[Any]:
-    """Each cell's people as references (:func:`decode_user`), a list a cell; a cell of
-    another shape is :data:`_MISS`."""
-    get = cache.get
-    try:  # the usual shape: users with their name and (people) their email, in one pass
-        cells: list[Any] = []
-        append = cells.append
-        for q in found:
-            cell: list[MemberRef] = []
-            for u in q["people"]:
-                person = u["person"]
-                k = (u["id"], u["name"], person["email"] if person else None)
-                ref = get(k)
-                if ref is None:
-                    if k[0].__class__ is not str:
-                        raise TypeError("a user id is not text")
-                    ref = cache[k] = MemberRef("person", *k)
-                cell.append(ref)
-            append(cell)
-        return cells
-    except (KeyError, TypeError, IndexError, AttributeError):
-        pass
-    out: list[Any] = []
-    for q in found:
-        users = q.get("people") if q.__class__ is dict else None
-        if users.__class__ is not list:
-            out.append(_MISS)
-            continue
-        refs: Any = []
-        for user in users:
-            if user.__class__ is not dict or "id" not in user:
-                refs = _MISS
-                break
-            person = user.get("person") or {}
-            if person.__class__ is not dict:
-                refs = _MISS
-                break
-            key = (str(user["id"]), user.get("name"), person.get("email"))
-            refs.append(get(key) or cache.setdefault(key, MemberRef("person", *key)))
-        out.append(refs)
-    return out
-
-
-def _relations(found: list[Any], cache: dict[Any, MemberRef]) -> list[Any]:
-    """Each cell's related pages as references, a list a cell (:data:`_MISS`: another shape)."""
-    get = cache.get
-    try:
-        keys = [[r["id"] for r in q["relation"]] for q in found]
-        if not all(k.__class__ is str for cell in keys for k in cell):
-            raise TypeError("a page id is not text")
-        return [[get(k) or cache.setdefault(k, MemberRef("relation", k)) for k in cell]
-                for cell in keys]
-    except (KeyError, TypeError, IndexError, AttributeError):
-        pass
-    out: list[Any] = []
-    for q in found:
-        items = q.get("relation") if q.__class__ is dict else None
-        if items.__class__ is not list:
-            out.append(_MISS)
-            continue
-        refs: Any = []
-        for item in items:
-            if item.__class__ is not dict or "id" not in item:
-                refs = _MISS
-                break
-            key = str(item["id"])
-            refs.append(get(key) or cache.setdefault(key, MemberRef("relation", key)))
-        out.append(refs)
-    return out
-
-
-def _date_starts(found: list[Any]) -> list[Any]:
-    """A date column's starts as Notion wrote them (their ISO shape is checked later, in one
-    call); a range's end must read as a date too, and a value with a time zone is a miss."""
-    out: list[Any] = []
-    append = out.append
-    for q in found:
-        value = q.get("date") if q.__class__ is dict else _MISS
-        if value is None:
-            append(None)
-            continue
-        if value.__class__ is not dict:
-            append(_MISS)
-            continue
-        start = value.get("start")
-        if not start:
-            append(None)
-            continue
-        end = value.get("end")
-        if start.__class__ is not str or value.get("time_zone") is not None or (
-                end is not None and not _readable_time(end)):
-            append(_MISS)
-            continue
-        append(start)
-    return out
+def _member_cell(refs: list[MemberRef], kind: Kind) -> Any:
+    """:func:`column_value` of a list of references for a member column."""
+    if kind == "members":
+        return tuple(refs)
+    if not refs:
+        return None
+    return refs[0] if len(refs) == 1 else tuple(refs)
 
 
 def _readable_time(text: Any) -> bool:
@@ -647,93 +514,194 @@ def _readable_time(text: Any) -> bool:
     return True
 
 
-def _member_cell(refs: Any, kind: Kind) -> Any:
-    """:func:`column_value` of a list of references for a member column."""
-    if refs is _MISS:
-        return _MISS
-    if kind == "members":
-        return tuple(refs)
-    if not refs:
-        return None
-    return refs[0] if len(refs) == 1 else tuple(refs)
+def _reader(ref: FieldRef, kind: Kind, cache: dict[Any, MemberRef]) -> tuple[Reader, bool]:
+    """How the fast path reads one mapped property of a page into its column's cell, as
+    :func:`decode_page` and :func:`column_value` would; and whether the cell is ISO
+    text for a timestamp column (a date property's start, or text).
+
+    The property is found by the name the schema gave it and checked against
+    its id and type (a renamed or retyped property raises). Each reader is
+    one function with its lookups inline: it runs once per page and column.
+    """
+    name, rid, ptype = ref.name, ref.id, ref.type
+    get = cache.get
+    member = kind in ("member", "members")
+    if ptype == "date" and kind == "timestamp":
+        def read_date(props: Mapping[str, Any]) -> Any:
+            q = props[name]
+            if q["id"] != rid or q["type"] != ptype:
+                raise _Odd
+            value = q[ptype]
+            if value is None:
+                return None
+            start = value.get("start")
+            if not start:
+                return None
+            end = value.get("end")
+            if start.__class__ is not str or value.get("time_zone") is not None or (
+                    end is not None and not _readable_time(end)):
+                raise _Odd  # a zone to apply, or a range that does not read
+            return start
+        return read_date, True
+    if ptype == "people" and member:
+        def read_people(props: Mapping[str, Any]) -> Any:
+            q = props[name]
+            if q["id"] != rid or q["type"] != ptype:
+                raise _Odd
+            refs: list[MemberRef] = []
+            for user in q[ptype]:
+                key = (user["id"], user.get("name"),
+                       (user.get("person") or _EMPTY).get("email"))
+                found = get(key)
+                if found is None:
+                    if key[0].__class__ is not str:
+                        raise _Odd
+                    found = cache[key] = MemberRef("person", *key)
+                refs.append(found)
+            if kind == "members":
+                return tuple(refs)
+            return (refs[0] if len(refs) == 1 else tuple(refs)) if refs else None
+        return read_people, False
+    if ptype == "relation" and member:
+        def read_relation(props: Mapping[str, Any]) -> Any:
+            q = props[name]
+            if q["id"] != rid or q["type"] != ptype:
+                raise _Odd
+            refs: list[MemberRef] = []
+            for item in q[ptype]:
+                key = item["id"]
+                found = get(key)
+                if found is None:
+                    if key.__class__ is not str:
+                        raise _Odd
+                    found = cache[key] = MemberRef("relation", key)
+                refs.append(found)
+            if kind == "members":
+                return tuple(refs)
+            return (refs[0] if len(refs) == 1 else tuple(refs)) if refs else None
+        return read_relation, False
+    text: Reader
+    if ptype in ("title", "rich_text"):
+        def text(props: Mapping[str, Any]) -> Any:
+            q = props[name]
+            if q["id"] != rid or q["type"] != ptype:
+                raise _Odd
+            items = q[ptype]
+            if len(items) == 1:  # the usual title: one text item
+                t = items[0]["plain_text"]
+            else:
+                t = "".join([item["plain_text"] for item in items])
+            if t.__class__ is not str:
+                raise _Odd  # no plain text: decode_rich_text reads what the item holds
+            return t or None
+    elif ptype in ("select", "status"):
+        def text(props: Mapping[str, Any]) -> Any:
+            q = props[name]
+            if q["id"] != rid or q["type"] != ptype:
+                raise _Odd
+            option = q[ptype]
+            if not option:
+                return None
+            t = option["name"]
+            if t is None or t.__class__ is str:
+                return t
+            raise _Odd
+    elif ptype in ("url", "email", "phone_number"):
+        def text(props: Mapping[str, Any]) -> Any:
+            q = props[name]
+            if q["id"] != rid or q["type"] != ptype:
+                raise _Odd
+            t = q[ptype]
+            if t is None or t.__class__ is str:
+                return t
+            raise _Odd
+    elif ptype == "unique_id":
+        def text(props: Mapping[str, Any]) -> Any:
+            q = props[name]
+            if q["id"] != rid or q["type"] != ptype:
+                raise _Odd
+            return _unique_id(q[ptype])
+    else:
+        def text(props: Mapping[str, Any]) -> Any:
+            raise _Odd  # a type the fast path leaves to decode_page
+        return text, False
+    if member:
+        def read_ref(props: Mapping[str, Any]) -> Any:
+            value = text(props)
+            stripped = value.strip() if value is not None else ""
+            return _member_cell([MemberRef("text", stripped)] if stripped else [], kind)
+        return read_ref, False
+    return text, kind == "timestamp"
 
 
-def _text_ref_cell(text: Any, kind: Kind) -> Any:
-    if text is _MISS:
-        return _MISS
-    stripped = text.strip() if text is not None else ""
-    refs = [MemberRef("text", stripped)] if stripped else []
-    return _member_cell(refs, kind)
+_EMPTY: Mapping[str, Any] = {}
+
+#: The member references gathered pages made (a person's id, name and email, or a related
+#: page's id -> its :class:`MemberRef`), shared by every page of a pull so each reference is
+#: made once; a pure memo, emptied when it grows past :data:`_SHARED_REFS_CAP`.
+_SHARED_REFS: dict[Any, MemberRef] = {}
+_SHARED_REFS_CAP = 1 << 16
+
+
+def _shared_refs() -> dict[Any, MemberRef]:
+    if len(_SHARED_REFS) > _SHARED_REFS_CAP:
+        _SHARED_REFS.clear()
+    return _SHARED_REFS
 
 
 def gather_pages(pages: Sequence[Mapping[str, Any]], fields: Mapping[str, FieldRef],
                  table: str) -> CellBatch:
-    """Many pages -> a :class:`~leadsync.frames.CellBatch`: :func:`decode_page` a column at a time.
+    """Many pages -> a :class:`~leadsync.frames.CellBatch`: :func:`decode_page` without its
+    per-value dispatch.
 
-    Each mapped property is read from every page in one pass (found by the
-    name the schema gave it and checked against its id and type) and
-    converted as :func:`decode_page` and :func:`column_value` would, for the
-    common property types (title, rich text, select, status, URL, email,
-    phone, unique id, people, relation, date). A page where a mapped value has
-    another shape (a renamed or retyped property, a formula, a date with a
-    time zone) is decoded by :func:`decode_page` when the batch is prepared,
-    so every row ends up exactly as that function decodes it, and a row with
-    a problem becomes one of the batch's ``broken`` records. Dates stay the
-    ISO text Notion sent; :meth:`~leadsync.frames.CellBatch.prepare` checks
-    and parses each date column in one call.
+    Each page is read once, every mapped property in turn (found by the name
+    the schema gave it and checked against its id and type), each value
+    converted as :func:`decode_page` and :func:`column_value` would convert
+    it for the common property types (title, rich text, select, status, URL,
+    email, phone, unique id, people, relation, date); the cells are then laid
+    out a column at a time. A page where a mapped value has another shape (a
+    renamed or retyped property, a formula, a date with a time zone) is
+    decoded by :func:`decode_page` when the batch is prepared, so every row
+    ends up exactly as that function decodes it, and a row with a problem
+    becomes one of the batch's ``broken`` records. Dates stay the ISO text
+    Notion sent; :meth:`~leadsync.frames.CellBatch.prepare` checks and parses
+    each date column in one call.
     """
     from leadsync.frames import CellBatch
 
     spec = schema(table)
-    props_list: list[Any] = [page.get("properties") for page in pages]
-    # Properties that are not an object (null, a list, a number): decode_page says why.
-    miss: set[int] = {i for i, props in enumerate(props_list) if props.__class__ is not dict}
-    for i in miss:
-        props_list[i] = {}
-    cells: dict[str, list[Any]] = {}
     mapped: list[str] = []
+    readers: list[Reader] = []
     light: dict[str, str] = {}
-    refs_cache: dict[Any, MemberRef] = {}
+    to_exact: dict[str, Callable[[Any], Any]] = {}
+    refs_cache = _shared_refs()
     for column, ref in fields.items():
         if column in META_COLUMNS:
             continue
+        read, iso = _reader(ref, spec.column(column).kind, refs_cache)
         mapped.append(column)
-        kind = spec.column(column).kind
-        name, rid, ptype = ref.name, ref.id, ref.type
-        found: list[Any] = [props.get(name) for props in props_list]
-        try:
-            same = [q["id"] == rid and q["type"] == ptype for q in found]
-        except (KeyError, TypeError):
-            same = [q.__class__ is dict and q.get("id") == rid and q.get("type") == ptype
-                    for q in found]
-        if not all(same):
-            miss.update(i for i, ok in enumerate(same) if not ok)
-            found = [q if ok else {} for q, ok in zip(found, same, strict=True)]
-        values: list[Any]
-        if ptype == "date" and kind == "timestamp":
-            values = _date_starts(found)
+        readers.append(read)
+        if iso:
             light[column] = ISO_DATE_OR_TIME
-        elif ptype == "people" and kind in ("member", "members"):
-            values = [_member_cell(r, kind) for r in _people(found, refs_cache)]
-        elif ptype == "relation" and kind in ("member", "members"):
-            values = [_member_cell(r, kind) for r in _relations(found, refs_cache)]
-        else:
-            scalars = _scalars(found, ptype)
-            if scalars is None:
-                values = [_MISS] * len(found)
-            elif kind in ("member", "members"):
-                values = [_text_ref_cell(v, kind) for v in scalars]
-            elif kind == "timestamp":
-                values = scalars
-                light[column] = ISO_DATE_OR_TIME
-            else:
-                values = scalars
-        if _MISS in values:
-            for i, v in enumerate(values):
-                if v is _MISS:
-                    miss.add(i)
-                    values[i] = None
-        cells[column] = values
+            if ref.type == "date":  # decode_page's cell is the date read from the text
+                to_exact[column] = _exact_time
+    miss: set[int] = set()
+    rows: list[list[Any]] = []
+    append = rows.append
+    blank = [None] * len(readers)
+    for i, page in enumerate(pages):
+        props = page.get("properties")
+        if props.__class__ is not dict:  # null, a list, a number: decode_page says why
+            miss.add(i)
+            append(blank)
+            continue
+        try:
+            append([read(props) for read in readers])
+        except _ODD_SHAPES:
+            miss.add(i)
+            append(blank)
+    columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in readers]
+    cells: dict[str, list[Any]] = dict(zip(mapped, columns, strict=True))
     cells["source_id"] = [str(page["id"]) for page in pages]
     for meta in ("created_time", "last_edited_time"):
         stamps = [page.get(meta) for page in pages]
@@ -744,8 +712,6 @@ def gather_pages(pages: Sequence[Mapping[str, Any]], fields: Mapping[str, FieldR
                     stamps[i] = None
         cells[meta] = stamps
         light[meta] = ISO_TIME
-    to_exact: dict[str, Callable[[Any], Any]] = {
-        name: _exact_time for name in light if name not in META_COLUMNS}
     to_exact["created_time"] = _exact_page_time
     to_exact["last_edited_time"] = _exact_page_time
     return CellBatch(table, cells["source_id"], cells, tuple(mapped), to_exact=to_exact,

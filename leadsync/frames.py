@@ -58,6 +58,8 @@ import pandas as pd
 from leadsync.canonical import (
     _EMAIL,
     _HOURS,
+    _NS_MAX,
+    _NS_MIN,
     _URL,
     META_COLUMNS,
     QUARANTINE_COLUMNS,
@@ -228,7 +230,35 @@ def _present(values: Sequence[Any]) -> np.ndarray:
          for v in values), dtype=bool, count=len(values))
 
 
+@functools.cache
+def _arrow() -> Any:
+    """``(pyarrow, pyarrow.compute)`` when pyarrow is installed, else None.
+
+    pyarrow is optional: with it, the column work that pandas would do one
+    Python object at a time (building text columns, matching patterns,
+    reading ISO dates) runs in Arrow's compiled kernels; without it, the same
+    results come from the pure pandas path.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pragma: no cover - exercised without pyarrow
+        return None
+    return pa, pc
+
+
+@functools.cache
+def _arrow_strings() -> bool:
+    """Whether pandas keeps its ``string`` dtype in Arrow here (pandas 3 with pyarrow)."""
+    return _arrow() is not None and pd.StringDtype().storage == "pyarrow"
+
+
 def _string_series(texts: Sequence[str | None]) -> pd.Series:
+    """A ``string`` column of texts (str or None): built by Arrow straight from the list
+    when pandas keeps strings in Arrow (``pd.array`` first copies and checks every one)."""
+    if _arrow_strings():
+        pa, _ = _arrow()
+        return pd.Series(pd.arrays.ArrowStringArray(pa.array(texts, type=pa.large_string())))
     return pd.Series(pd.array(texts, dtype="string"))
 
 
@@ -254,15 +284,129 @@ def _by_value(values: Sequence[Any], fn: Callable[[Any], Any]) -> list[Any]:
     return out
 
 
+def _codes_by_value(values: Sequence[Any], fn: Callable[[Any], int]) -> np.ndarray | None:
+    """``fn`` of every cell as an int64 array, computed once per distinct text, the
+    distinct texts found by Arrow (None: pyarrow missing or a cell is not text)."""
+    if not values or _arrow() is None or not set(map(type, values)) <= _STR_OR_NONE:
+        return None
+    pa, _ = _arrow()
+    encoded = pa.array(values, type=pa.large_string()).dictionary_encode()
+    results = [fn(u) for u in encoded.dictionary.to_pylist()]
+    results.append(fn(None))  # a missing cell takes the last result
+    lookup = np.asarray(results, dtype=np.int64)
+    return lookup[np.asarray(encoded.indices.fill_null(len(results) - 1), dtype=np.intp)]
+
+
 def _match_all(texts: Sequence[str | None], check: Callable[[str], bool]) -> np.ndarray:
     """``check`` of every present text (once per distinct text); False where missing."""
     results = _by_value(texts, lambda t: t is not None and bool(check(t)))
     return np.fromiter(results, dtype=bool, count=len(texts))
 
 
+#: Every character ``str.strip()`` removes (those ``str.isspace()`` calls space), for
+#: Arrow, whose idea of whitespace is not Python's.
+PY_SPACES = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003"
+             "\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+
+
+def _arrow_texts(values: Sequence[Any], *, strip: bool = True) -> Any:
+    """Texts (every cell str or None) as an Arrow ``large_string`` array, each as
+    ``v.strip() or None`` (``strip=False``: kept as it is unless only spaces, then None).
+
+    Only the texts that begin or end with a space, or are empty, are looked at
+    in Python; None when pyarrow is missing or a cell is not text.
+    """
+    if not _arrow_strings() or not set(map(type, values)) <= _STR_OR_NONE:
+        return None
+    pa, pc = _arrow()
+    arr = pa.array(values, type=pa.large_string())
+    if not len(arr):
+        return arr
+    look = np.flatnonzero(_maybe_spaced(arr))
+    if not len(look):
+        return arr
+    fixed: list[str | None] = []
+    for i in look.tolist():
+        text = values[i].strip()
+        fixed.append((text or None) if strip else (values[i] if text else None))
+    mask = np.zeros(len(arr), dtype=bool)
+    mask[look] = True
+    return pc.replace_with_mask(arr, pa.array(mask), pa.array(fixed, type=pa.large_string()))
+
+
+def _byte_table(chars: str, byte: int) -> np.ndarray:
+    """A lookup table over byte values: which can be the given byte (0 first, -1 last) of
+    one of ``chars`` in UTF-8."""
+    table = np.zeros(256, dtype=bool)
+    for char in chars:
+        table[char.encode("utf-8")[byte]] = True
+    return table
+
+
+#: Bytes a text that begins, or ends, with one of Python's spaces has there.
+_SPACE_FIRST = _byte_table(PY_SPACES, 0)
+_SPACE_LAST = _byte_table(PY_SPACES, -1)
+
+
+def _offsets_and_bytes(arr: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A ``large_string`` array's offsets (one more than its length) and UTF-8 bytes."""
+    _, offsets, data = arr.buffers()
+    start = arr.offset
+    ends = np.frombuffer(offsets, dtype=np.int64)[start:start + len(arr) + 1]
+    content = np.frombuffer(data, dtype=np.uint8) if data is not None else \
+        np.zeros(0, dtype=np.uint8)
+    return ends, content
+
+
+#: Bytes of texts RE2 and Python's ``re`` read alike: printable ASCII and the
+#: whitespace both call whitespace (not \v, \x1c-\x1f, nor anything past ASCII).
+_NOT_PLAIN = np.ones(256, dtype=bool)
+_NOT_PLAIN[[*range(0x00, 0x0b), *range(0x0c, 0x1c), *range(0x20, 0x7f)]] = False
+
+
+def _plain(arr: Any) -> np.ndarray:
+    """Which texts hold only :data:`_NOT_PLAIN`'s complement (missing ones count as plain)."""
+    if not len(arr):
+        return np.zeros(0, dtype=bool)
+    ends, content = _offsets_and_bytes(arr)
+    odd = np.concatenate(([0], np.cumsum(_NOT_PLAIN[content], dtype=np.int64)))
+    return np.asarray(odd[ends[1:]] == odd[ends[:-1]], dtype=bool)
+
+
+def _maybe_spaced(arr: Any) -> np.ndarray:
+    """Which texts may begin or end with a space Python strips, or are empty (a superset,
+    found from each text's first and last byte; every one is then looked at in Python)."""
+    ends, content = _offsets_and_bytes(arr)
+    valid = np.asarray(arr.is_valid(), dtype=bool)
+    lengths = ends[1:] - ends[:-1]
+    filled = lengths > 0
+    out: np.ndarray = valid & ~filled
+    if filled.any():
+        first = content[ends[:-1][filled]]
+        last = content[ends[1:][filled] - 1]
+        out[filled] |= _SPACE_FIRST[first] | _SPACE_LAST[last]
+    return out
+
+
+def _arrow_series(arr: Any) -> pd.Series:
+    return pd.Series(pd.arrays.ArrowStringArray(arr))
+
+
 def _coerce_text(column: Column, values: Sequence[Any]) -> tuple[pd.Series, np.ndarray]:
-    texts, present = _texts(values)
     kind = column.kind
+    n = len(values)
+    if kind in ("id", "text", "url", "email"):
+        arr = _arrow_texts(values)
+        if arr is not None:
+            if kind in ("id", "text"):
+                return _arrow_series(arr), np.zeros(n, dtype=bool)
+            pa, pc = _arrow()
+            found = np.asarray(arr.is_valid(), dtype=bool)
+            bad = found & ~_regex_arrow(arr, _URL if kind == "url" else _EMAIL)
+            if bad.any():
+                arr = pc.if_else(pa.array(~bad), arr, None)
+            return _arrow_series(arr), bad
+    texts, present = _texts(values)
     n = len(texts)
     if kind in ("id", "text"):
         return _string_series(texts), np.zeros(n, dtype=bool)
@@ -294,22 +438,25 @@ def _regex_all(texts: Sequence[str | None], pattern: Any) -> np.ndarray:
     printable ASCII and the whitespace both call whitespace. Any other text is
     matched by ``re``, so the answer is always ``re``'s.
     """
-    n = len(texts)
-    try:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-    except ImportError:  # pragma: no cover - exercised without pyarrow
+    arrow = _arrow()
+    if arrow is None:  # pragma: no cover - exercised without pyarrow
         return _match_all(texts, pattern.match)
-    arr = pa.array(texts, type=pa.large_string())
+    return _regex_arrow(arrow[0].array(texts, type=arrow[0].large_string()), pattern)
+
+
+def _regex_arrow(arr: Any, pattern: Any) -> np.ndarray:
+    """:func:`_regex_all` of texts already in an Arrow array."""
+    _, pc = _arrow()
+    n = len(arr)
     flags = "(?i)" if pattern.flags & 2 else ""  # re.IGNORECASE
     # Python's \s also matches \v, \x1c-\x1f and non-ASCII spaces, RE2's does not:
     # such texts are left to re.
-    plain = pc.invert(pc.match_substring_regex(arr, "[^\\x00-\\x0a\\x0c-\\x1b\\x20-\\x7e]"))
+    plain = _plain(arr)
     ok = pc.match_substring_regex(arr, flags + pattern.pattern)
-    fast = np.asarray(pc.and_kleene(ok, plain).fill_null(False), dtype=bool)
-    slow = np.flatnonzero(~np.asarray(plain.fill_null(True), dtype=bool))
+    fast: np.ndarray = np.asarray(ok.fill_null(False), dtype=bool) & plain
+    slow = np.flatnonzero(~plain)
     for i in slow.tolist():
-        text = texts[i]
+        text = arr[i].as_py()
         fast[i] = text is not None and bool(pattern.match(text))
     if n and fast.shape[0] != n:  # pragma: no cover - defensive
         raise AssertionError("regex mask length")
@@ -325,12 +472,19 @@ def _coerce_category(column: Column, values: Sequence[Any]) -> tuple[pd.Series, 
         return lookup.get(_norm_token(str(v)), -2)
 
     n = len(values)
-    codes = np.fromiter(_by_value(values, code_of), dtype=np.int64, count=n)
+    found = _codes_by_value(values, code_of)
+    codes = found if found is not None else np.fromiter(_by_value(values, code_of),
+                                                        dtype=np.int64, count=n)
     bad = codes == -2
     if bad.any():
         codes[bad] = -1
-    dtype = pd.CategoricalDtype(list(column.vocabulary), ordered=True)
-    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype)), bad
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=_vocabulary(column.vocabulary))), bad
+
+
+@functools.cache
+def _vocabulary(values: tuple[str, ...]) -> pd.CategoricalDtype:
+    """The ordered categorical dtype of a vocabulary (made once: pandas checks it anew)."""
+    return pd.CategoricalDtype(list(values), ordered=True)
 
 
 def _as_bool(v: object) -> object:
@@ -460,6 +614,9 @@ def _coerce_time_cells(values: Sequence[Any] | Parsed) -> tuple[pd.Series, np.nd
 
 
 def _coerce_source_ids(values: Sequence[Any]) -> pd.Series:
+    arr = _arrow_texts(values, strip=False)
+    if arr is not None:
+        return _arrow_series(arr)
     out = [v if v.__class__ is str and v.strip() else
            (None if _is_missing(v) else str(v)) for v in values]
     return _string_series(out)
@@ -576,35 +733,41 @@ def _decode_cell(text: Any) -> Any:
     return _decode(json.loads(text))
 
 
-def _resolve_column(cells: Any, index: MemberIndex | None, many: bool, required: bool
-                    ) -> tuple[list[Any], np.ndarray]:
-    """Every member cell of a column resolved, each distinct cell once."""
+def _resolve_codes(cells: Any, index: MemberIndex | None, many: bool, required: bool
+                   ) -> tuple[np.ndarray, list[Any], np.ndarray]:
+    """The distinct member cells of a column resolved once each: every row's code, the
+    resolved value of each code (the last one: an empty cell), and the rows with a problem."""
+    empty = _resolve_cell(None, index, many, required)
     if isinstance(cells, pd.Series):  # the store's encoded cells: distinct ones decoded once
         codes, uniques = pd.factorize(cells, use_na_sentinel=True)
         results = [_resolve_cell(_decode_cell(u), index, many, required) for u in uniques]
-        empty = _resolve_cell(None, index, many, required)
-        taken = [results[c][0] if c >= 0 else empty[0] for c in codes]
-        bad_by_code = np.array([r[1] for r in results] + [empty[1]], dtype=bool)
-        return taken, bad_by_code[codes]  # code -1 takes the last entry: the empty cell
-    # Connectors' cells: None, a MemberRef, or a tuple of them (hashable), rarely a list.
-    # Each distinct cell is resolved once; the rows take their results by code.
-    n = len(cells)
-    hashable = [i for i, cell in enumerate(cells) if cell.__class__ is list]
-    if hashable:
-        cells = list(cells)
-        for i in hashable:
-            cells[i] = _Unhashable(cells[i])
-    if n == 0:
-        return [], np.zeros(0, dtype=bool)
-    # (A Series keeps each tuple one object; missing cells, None or NaN, get code -1.)
-    codes, uniques = pd.factorize(pd.Series(cells, dtype=object), use_na_sentinel=True)
-    empty = _resolve_cell(None, index, many, required)
-    results = [_resolve_cell(u.cell if u.__class__ is _Unhashable else u, index, many,
-                             required) for u in uniques]
+    else:
+        # Connectors' cells: None, a MemberRef, or a tuple of them (hashable), rarely a list.
+        if not len(cells):
+            return np.zeros(0, dtype=np.intp), [empty[0]], np.zeros(0, dtype=bool)
+        unhashable = [i for i, cell in enumerate(cells) if cell.__class__ is list]
+        if unhashable:
+            cells = list(cells)
+            for i in unhashable:
+                cells[i] = _Unhashable(cells[i])
+        # (A Series keeps each tuple one object; missing cells, None or NaN, get code -1.)
+        codes, uniques = pd.factorize(pd.Series(cells, dtype=object), use_na_sentinel=True)
+        results = [_resolve_cell(u.cell if u.__class__ is _Unhashable else u, index, many,
+                                 required) for u in uniques]
     results.append(empty)  # code -1 (a missing cell) takes the last entry
-    resolved = [r[0] for r in results]
+    codes = np.where(codes < 0, len(results) - 1, codes).astype(np.intp)
     bad_by_code = np.fromiter((r[1] for r in results), dtype=bool, count=len(results))
-    return [resolved[c] for c in codes.tolist()], bad_by_code[codes]
+    return codes, [r[0] for r in results], bad_by_code[codes]
+
+
+def _ids_series(codes: np.ndarray, resolved: list[Any]) -> pd.Series:
+    """A ``string`` column of member ids given as codes into ``resolved`` (Arrow's take of
+    the distinct ids when pandas keeps strings in Arrow)."""
+    if _arrow_strings():
+        pa, _ = _arrow()
+        ids = pa.array(resolved, type=pa.large_string())
+        return _arrow_series(ids.take(pa.array(codes, type=pa.int64())))
+    return _string_series([resolved[c] for c in codes.tolist()])
 
 
 class _Unhashable:
@@ -658,17 +821,18 @@ def finish(coerced: Coerced, *, members: pd.DataFrame | MemberIndex | None,
     for name in spec.member_columns:
         column = spec.column(name)
         many = column.kind == "members"
-        values, col_bad = _resolve_column(coerced.refs[name], index, many, column.required)
+        codes, by_code, col_bad = _resolve_codes(coerced.refs[name], index, many,
+                                                 column.required)
         bad |= col_bad
         if many:
-            resolved[name] = pd.Series([v if v is not None else () for v in values],
-                                       dtype="object")
+            resolved[name] = pd.Series([by_code[c] if by_code[c] is not None else ()
+                                        for c in codes.tolist()], dtype="object")
         else:
-            resolved[name] = _string_series(values)
+            resolved[name] = _ids_series(codes, by_code)
     typed.update(resolved)
 
-    frame = pd.DataFrame({name: typed[name] for name in spec.column_names})
-    dup_mask = (key.notna() & key.duplicated(keep="first")).to_numpy()
+    dup_mask = (key.notna() & key.duplicated(keep="first")).to_numpy() if \
+        _may_repeat(key) else np.zeros(n, dtype=bool)
     duplicates: dict[int, str] = {}
     if dup_mask.any():
         bad |= dup_mask
@@ -680,7 +844,8 @@ def finish(coerced: Coerced, *, members: pd.DataFrame | MemberIndex | None,
             duplicates[int(i)] = "<NA>" if kept is pd.NA or kept is None else str(kept)
 
     if not bad.any():
-        return Validated(frame, _empty_quarantine())
+        return Validated(pd.DataFrame({name: typed[name] for name in spec.column_names}),
+                         _empty_quarantine())
     positions = np.flatnonzero(bad)
     context = _Context(from_source, index, duplicates)
     rows = exact([int(i) for i in positions])
@@ -695,8 +860,28 @@ def finish(coerced: Coerced, *, members: pd.DataFrame | MemberIndex | None,
     }) if flagged else _empty_quarantine()
     keep = np.ones(n, dtype=bool)
     keep[flagged] = False
-    frame = frame[keep].reset_index(drop=True)
+    frame = pd.DataFrame({name: _rows_kept(typed[name], keep) for name in spec.column_names})
     return Validated(frame, quarantine)
+
+
+def _may_repeat(key: pd.Series) -> bool:
+    """Whether the key column may hold a value twice (False: Arrow counted it distinct)."""
+    if _arrow_strings() and isinstance(key.array, pd.arrays.ArrowStringArray):
+        pa, pc = _arrow()
+        values = pa.chunked_array(key.array.__arrow_array__())
+        distinct = len(pc.unique(values)) - (1 if values.null_count else 0)
+        return bool(distinct < len(values) - values.null_count)
+    return True
+
+
+def _rows_kept(series: pd.Series, keep: np.ndarray) -> pd.Series:
+    """The rows of ``series`` where ``keep`` is True, renumbered from 0. Arrow texts are
+    filtered chunk by chunk (a take would first join the chunks into one array)."""
+    if isinstance(series.array, pd.arrays.ArrowStringArray):
+        pa, pc = _arrow()
+        kept = pc.filter(series.array.__arrow_array__(), pa.array(keep))
+        return pd.Series(pd.arrays.ArrowStringArray(kept))
+    return series[keep].reset_index(drop=True)
 
 
 def _source_text(row: Mapping[str, Any]) -> str | None:
@@ -1007,15 +1192,8 @@ class CellBatch:
         miss = set(self.miss)
         parsed = dict(self.parsed)
         for name, pattern in self.light.items():
-            values = self.cells[name]
-            fits = _fits(values, pattern)
-            texts = [v if ok else None for v, ok in zip(values, fits, strict=True)]
-            series = utc_ns(pd.to_datetime(pd.Series(texts, dtype=object), utc=True,
-                                           errors="coerce", format="ISO8601"))
-            unread = np.flatnonzero(
-                series.isna().to_numpy() & np.fromiter((v is not None for v in values),
-                                                       dtype=bool, count=len(values)))
-            miss.update(int(i) for i in unread)
+            series, unread = read_iso_texts(self.cells[name], pattern)
+            miss.update(np.flatnonzero(unread).tolist())
             parsed[name] = series
         cells = {k: list(v) for k, v in self.cells.items()}
         exact_rows = set(self.exact_rows)
@@ -1128,19 +1306,82 @@ def _same_decoder(a: Callable[[Any], Record] | None, b: Callable[[Any], Record] 
     return False
 
 
-def _fits(values: Sequence[Any], pattern: str) -> list[bool]:
-    """Whether each text matches ``pattern`` (None: True), in one Arrow call when it can."""
-    try:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-    except ImportError:  # pragma: no cover - exercised without pyarrow
+def read_iso_texts(texts: Sequence[str | None], pattern: str) -> tuple[pd.Series, np.ndarray]:
+    """ISO 8601 texts (str or None) as ``datetime64[ns, UTC]``, and which present texts
+    were not read.
+
+    A text is read when it matches ``pattern`` (an ASCII regular expression
+    of ISO 8601 shapes) and ``pd.to_datetime(..., utc=True, format="ISO8601")``
+    reads it to a date nanoseconds can hold (:func:`~leadsync.canonical.utc_ns`);
+    every other present text is unread (NaT). With pyarrow, the texts are
+    checked and read by Arrow's kernels (its ISO 8601 cast): a column it
+    cannot read whole (a day that does not exist, a year out of range) is read
+    by pandas as before, so a value is always what pandas makes of it.
+    """
+    arrow = _arrow()
+    n = len(texts)
+    if arrow is not None:
+        got = _read_iso_arrow(arrow, texts, pattern)
+        if got is not None:
+            return got
+    if arrow is not None:
+        pa, pc = arrow
+        matched = pc.match_substring_regex(pa.array(texts, type=pa.large_string()), pattern)
+        fits = np.asarray(matched.fill_null(False), dtype=bool)
+    else:  # pragma: no cover - exercised without pyarrow
         import re
 
         compiled = re.compile(pattern)
-        return [v is None or bool(compiled.match(v)) for v in values]
-    # The patterns are ASCII-only, so RE2 and re agree on them.
-    matched = pc.match_substring_regex(pa.array(values, type=pa.large_string()), pattern)
-    return matched.fill_null(True).to_pylist()  # type: ignore[no-any-return]
+        fits = np.fromiter((v is not None and bool(compiled.match(v)) for v in texts),
+                           dtype=bool, count=n)
+    kept = [v if ok else None for v, ok in zip(texts, fits.tolist(), strict=True)]
+    series = utc_ns(pd.to_datetime(pd.Series(kept, dtype=object), utc=True,
+                                   errors="coerce", format="ISO8601"))
+    present = np.fromiter((v is not None for v in texts), dtype=bool, count=n)
+    return series, present & series.isna().to_numpy()
+
+
+#: ``utc_ns``'s bounds as nanoseconds since the epoch.
+_NS_BOUNDS = (int(_NS_MIN.value), int(_NS_MAX.value))
+#: NaT as int64 nanoseconds.
+_NAT = int(np.iinfo(np.int64).min)
+#: An ISO 8601 text that ends in its UTC offset.
+_WITH_OFFSET = r"(Z|[+-]\d{2}:\d{2})$"
+
+
+def _read_iso_arrow(arrow: Any, texts: Sequence[str | None], pattern: str
+                    ) -> tuple[pd.Series, np.ndarray] | None:
+    """:func:`read_iso_texts` by Arrow (None: a text Arrow's cast refuses; pandas reads
+    the column instead). Texts with an offset are cast to UTC timestamps, the others
+    (dates, and date-times without an offset) as UTC wall times, as pandas reads them."""
+    pa, pc = arrow
+    try:
+        arr = pa.array(texts, type=pa.string())
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    null = pa.scalar(None, pa.string())
+    kept = pc.if_else(pc.match_substring_regex(arr, pattern), arr, null)
+    aware_type, wall_type = pa.timestamp("ns", tz="UTC"), pa.timestamp("ns")
+    ns: Any = None
+    for target in (aware_type, wall_type):  # the usual column: every text of one kind
+        try:
+            ns = pc.cast(kept, target).cast(pa.int64())
+            break
+        except (pa.ArrowException, ValueError):
+            continue
+    if ns is None:  # offsets and none mixed: each kind cast on its own
+        aware = pc.match_substring_regex(kept, _WITH_OFFSET).fill_null(False)
+        try:
+            ns = pc.coalesce(pc.cast(pc.if_else(aware, kept, null), aware_type).cast(pa.int64()),
+                             pc.cast(pc.if_else(aware, null, kept), wall_type).cast(pa.int64()))
+        except (pa.ArrowException, ValueError):
+            return None
+    values = np.array(ns.fill_null(_NAT), dtype=np.int64)
+    outside = (values < _NS_BOUNDS[0]) | (values > _NS_BOUNDS[1])  # NaT is below
+    values[outside] = _NAT
+    series = pd.Series(pd.DatetimeIndex(values.view("datetime64[ns]")).tz_localize("UTC"))
+    present = np.asarray(arr.is_valid(), dtype=bool)
+    return series, present & outside
 
 
 class FrameBuilder:
