@@ -17,6 +17,7 @@ from leadsync.config import WorkspaceConfig
 
 def serve(*args: str, cwd: Path) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSYNC_")}
+    env["PYTHONFAULTHANDLER"] = "1"  # SIGABRT prints every thread's stack (see stop)
     return subprocess.Popen([sys.executable, "-m", "leadsync", "emulator", "serve", *args],
                             cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
@@ -33,9 +34,15 @@ def read_until_ready(process: subprocess.Popen[str]) -> list[str]:
 
 
 def stop(process: subprocess.Popen[str]) -> None:
+    """Ctrl-C, as a user stops it; a server still running 60 s later fails the test with
+    its threads' stacks (it once did not stop within 20 s on a machine at load 6)."""
     process.send_signal(signal.SIGINT)
     try:
-        process.wait(timeout=20)
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        _, err = process.communicate(timeout=30)
+        raise AssertionError(f"serve did not stop on Ctrl-C; its threads:\n{err}") from None
     finally:
         if process.poll() is None:
             process.kill()
