@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from leadsync.connectors.base import Limiters
+from tiers import mark_heavy
 
 from leadsync.emulator import Emulator, FrozenClock, Limits
 
@@ -25,8 +26,11 @@ REPO = Path(__file__).resolve().parents[1]
 pytest_plugins = ["leadsync.emulator.pytest_plugin"]
 
 
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects: the heavy marks must be on
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``live`` talk to the real services: skipped unless ``LEADSYNC_LIVE=1``."""
+    """The tests listed in ``tests/tiers.py`` are marked ``heavy``. Tests marked ``live``
+    talk to the real services: skipped unless ``LEADSYNC_LIVE=1``."""
+    mark_heavy(config, items)
     if os.environ.get("LEADSYNC_LIVE") == "1":
         return
     skip = pytest.mark.skip(reason="live test: set LEADSYNC_LIVE=1, LEADSYNC_LIVE_CONFIG "

@@ -17,9 +17,16 @@ from leadsync.config import WorkspaceConfig
 
 def serve(*args: str, cwd: Path) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSYNC_")}
+    env["PYTHONFAULTHANDLER"] = "1"  # SIGABRT prints every thread's stack (see stop)
+    # Ctrl-C must reach it as it does in a terminal, even when this suite runs as a
+    # background job (`cmd &` in a script), whose children start with SIGINT ignored.
     return subprocess.Popen([sys.executable, "-m", "leadsync", "emulator", "serve", *args],
                             cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=_sigint_as_in_a_terminal)
+
+
+def _sigint_as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def read_until_ready(process: subprocess.Popen[str]) -> list[str]:
@@ -33,9 +40,15 @@ def read_until_ready(process: subprocess.Popen[str]) -> list[str]:
 
 
 def stop(process: subprocess.Popen[str]) -> None:
+    """Ctrl-C, as a user stops it; a server still running 60 s later fails the test with
+    its threads' stacks."""
     process.send_signal(signal.SIGINT)
     try:
-        process.wait(timeout=20)
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        _, err = process.communicate(timeout=30)
+        raise AssertionError(f"serve did not stop on Ctrl-C; its threads:\n{err}") from None
     finally:
         if process.poll() is None:
             process.kill()
