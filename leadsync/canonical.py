@@ -435,10 +435,18 @@ def utc_ns(parsed: pd.Series) -> pd.Series:
     return parsed.astype("datetime64[ns, UTC]")
 
 
+def _is_text_or_date(value: object) -> bool:
+    return isinstance(value, (str, dt.date))
+
+
 def _coerce_timestamps(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     present = ~raw.map(_is_missing).astype(bool)
+    # Only texts and dates are parsed as a column: a number given a format is
+    # deprecated in pandas (pandas 4 reads it as an epoch); it goes one by one
+    # below, where it is no date.
+    parseable = present & raw.map(_is_text_or_date).astype(bool)
     parsed = pd.to_datetime(
-        raw.where(present, None), utc=True, errors="coerce", format="ISO8601"
+        raw.where(parseable, None), utc=True, errors="coerce", format="ISO8601"
     )
     # to_datetime gives up on mixed python objects; finish those one by one.
     retry = present & parsed.isna()

@@ -85,6 +85,21 @@ def test_dates_become_utc_and_date_only_is_midnight() -> None:
     assert dates[2] == pd.Timestamp("2026-03-30T00:00:00Z")
 
 
+def test_a_number_in_a_date_column_is_quarantined_not_read_as_an_epoch() -> None:
+    # pandas deprecates parsing numbers with a format (pandas 4 would read 42 as
+    # 42 ns after 1970): the suite makes that warning an error, so this fails
+    # if a number ever reaches the column-wise parse.
+    records = [
+        {"source_id": "n", "member_id": "x", "signal_type": "Technical", "impact": "Low",
+         "date": 42},
+        {"source_id": "ok", "member_id": "x", "signal_type": "Technical", "impact": "Low",
+         "date": "2026-03-29"},
+    ]
+    result = build_frame("signals", records)
+    assert list(result.frame["source_id"]) == ["ok"]
+    assert "date 42 is not a date from 1678 to 2261" in result.quarantine["reason"].iloc[0]
+
+
 def test_vocabulary_matching_ignores_case_and_separators() -> None:
     result = build_frame(
         "members",
