@@ -175,6 +175,17 @@ HEAVY: tuple[Heavy, ...] = (
     Heavy("tests/test_notebooks.py::test_signals_and_quarantine", NOTEBOOK),
     Heavy("tests/test_notebooks.py::test_timezones_and_meetings", NOTEBOOK),
     # Exhaustive and property searches.
+    Heavy("tests/test_benchmarks_smoke.py::test_the_tiny_run_produces_every_figure",
+          "runs every benchmark at its tiny size, each in its own process"),
+    # The column-wise decoders and the store's columns against their oracles on
+    # generated data (the real payloads' comparisons stay in the default suite).
+    Heavy("tests/decoding/test_oracle.py::test_generated_notion_pages", SEARCH),
+    Heavy("tests/decoding/test_oracle.py::test_generated_airtable_records", SEARCH),
+    Heavy("tests/decoding/test_oracle.py::test_records_build_as_today", SEARCH),
+    Heavy("tests/decoding/test_oracle.py::test_pages_split_into_frames_as_iter_pages_cuts_them",
+          SEARCH),
+    Heavy("tests/store_frames/test_equivalence.py::test_every_kind_of_cell_reads_like_the_oracle",
+          SEARCH, keep=("11",)),
     Heavy("tests/analytics/test_rotation_optimal.py::test_rotation_matches_brute_force", SEARCH),
     Heavy("tests/analytics/test_properties.py::test_every_row_is_in_the_result_or_the_quarantine",
           SEARCH),
