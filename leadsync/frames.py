@@ -232,25 +232,24 @@ def _present(values: Sequence[Any]) -> np.ndarray:
 
 @functools.cache
 def _arrow() -> Any:
-    """``(pyarrow, pyarrow.compute)`` when pyarrow is installed, else None.
+    """``(pyarrow, pyarrow.compute)``, imported on first use.
 
-    pyarrow is optional: with it, the column work that pandas would do one
-    Python object at a time (building text columns, matching patterns,
-    reading ISO dates) runs in Arrow's compiled kernels; without it, the same
-    results come from the pure pandas path.
+    The column work that pandas would do one Python object at a time
+    (building text columns, matching patterns, reading ISO dates) runs in
+    Arrow's compiled kernels. pyarrow is a requirement of leadsync (the store
+    keeps its columns in Arrow); it is imported here, not at the top, so that
+    ``import leadsync`` stays quick.
     """
-    try:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-    except ImportError:  # pragma: no cover - exercised without pyarrow
-        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     return pa, pc
 
 
 @functools.cache
 def _arrow_strings() -> bool:
     """Whether pandas keeps its ``string`` dtype in Arrow here (pandas 3 with pyarrow)."""
-    return _arrow() is not None and pd.StringDtype().storage == "pyarrow"
+    return bool(pd.StringDtype().storage == "pyarrow")
 
 
 def _string_series(texts: Sequence[str | None]) -> pd.Series:
@@ -286,8 +285,8 @@ def _by_value(values: Sequence[Any], fn: Callable[[Any], Any]) -> list[Any]:
 
 def _codes_by_value(values: Sequence[Any], fn: Callable[[Any], int]) -> np.ndarray | None:
     """``fn`` of every cell as an int64 array, computed once per distinct text, the
-    distinct texts found by Arrow (None: pyarrow missing or a cell is not text)."""
-    if not values or _arrow() is None or not set(map(type, values)) <= _STR_OR_NONE:
+    distinct texts found by Arrow (None: a cell is not text)."""
+    if not values or not set(map(type, values)) <= _STR_OR_NONE:
         return None
     pa, _ = _arrow()
     encoded = pa.array(values, type=pa.large_string()).dictionary_encode()
@@ -314,7 +313,7 @@ def _arrow_texts(values: Sequence[Any], *, strip: bool = True) -> Any:
     ``v.strip() or None`` (``strip=False``: kept as it is unless only spaces, then None).
 
     Only the texts that begin or end with a space, or are empty, are looked at
-    in Python; None when pyarrow is missing or a cell is not text.
+    in Python; None when pandas keeps strings outside Arrow or a cell is not text.
     """
     if not _arrow_strings() or not set(map(type, values)) <= _STR_OR_NONE:
         return None
@@ -438,10 +437,8 @@ def _regex_all(texts: Sequence[str | None], pattern: Any) -> np.ndarray:
     printable ASCII and the whitespace both call whitespace. Any other text is
     matched by ``re``, so the answer is always ``re``'s.
     """
-    arrow = _arrow()
-    if arrow is None:  # pragma: no cover - exercised without pyarrow
-        return _match_all(texts, pattern.match)
-    return _regex_arrow(arrow[0].array(texts, type=arrow[0].large_string()), pattern)
+    pa, _ = _arrow()
+    return _regex_arrow(pa.array(texts, type=pa.large_string()), pattern)
 
 
 def _regex_arrow(arr: Any, pattern: Any) -> np.ndarray:
@@ -1313,27 +1310,19 @@ def read_iso_texts(texts: Sequence[str | None], pattern: str) -> tuple[pd.Series
     A text is read when it matches ``pattern`` (an ASCII regular expression
     of ISO 8601 shapes) and ``pd.to_datetime(..., utc=True, format="ISO8601")``
     reads it to a date nanoseconds can hold (:func:`~leadsync.canonical.utc_ns`);
-    every other present text is unread (NaT). With pyarrow, the texts are
-    checked and read by Arrow's kernels (its ISO 8601 cast): a column it
+    every other present text is unread (NaT). The texts are checked and
+    read by Arrow's kernels (its ISO 8601 cast): a column it
     cannot read whole (a day that does not exist, a year out of range) is read
     by pandas as before, so a value is always what pandas makes of it.
     """
     arrow = _arrow()
     n = len(texts)
-    if arrow is not None:
-        got = _read_iso_arrow(arrow, texts, pattern)
-        if got is not None:
-            return got
-    if arrow is not None:
-        pa, pc = arrow
-        matched = pc.match_substring_regex(pa.array(texts, type=pa.large_string()), pattern)
-        fits = np.asarray(matched.fill_null(False), dtype=bool)
-    else:  # pragma: no cover - exercised without pyarrow
-        import re
-
-        compiled = re.compile(pattern)
-        fits = np.fromiter((v is not None and bool(compiled.match(v)) for v in texts),
-                           dtype=bool, count=n)
+    got = _read_iso_arrow(arrow, texts, pattern)
+    if got is not None:
+        return got
+    pa, pc = arrow
+    matched = pc.match_substring_regex(pa.array(texts, type=pa.large_string()), pattern)
+    fits = np.asarray(matched.fill_null(False), dtype=bool)
     kept = [v if ok else None for v, ok in zip(texts, fits.tolist(), strict=True)]
     series = utc_ns(pd.to_datetime(pd.Series(kept, dtype=object), utc=True,
                                    errors="coerce", format="ISO8601"))

@@ -13,7 +13,6 @@ import re
 
 import numpy as np
 import pandas as pd
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from leadsync.connectors import airtable_decode, notion_decode
@@ -67,8 +66,6 @@ def test_iso_texts_are_read_as_pandas_reads_them(texts: list[str | None], patter
 @given(texts=st.lists(iso_texts, min_size=1, max_size=12))
 def test_a_column_of_one_kind_of_text_is_read_by_arrow(texts: list[str]) -> None:
     """Valid texts all with an offset, or all without, take the one-cast path."""
-    if frames._arrow() is None:  # pragma: no cover - pyarrow is in the test extra
-        pytest.skip("pyarrow is not installed")
     pattern = airtable_decode.ISO_DATE_OR_TIME
     valid = [t for t in texts if pd.notna(pandas_read([t], pattern)[0][0])]
     for kind in ([t for t in valid if t.endswith("Z") or "+" in t[10:] or "-" in t[10:]],
@@ -92,8 +89,7 @@ spaced = st.one_of(st.none(), st.text(alphabet=st.sampled_from(
 @settings(max_examples=200, deadline=None)
 @given(values=st.lists(spaced, max_size=20))
 def test_texts_are_stripped_as_python_strips_them(values: list[str | None]) -> None:
-    if frames._arrow_texts(values) is None:  # pragma: no cover - pyarrow is in the test extra
-        pytest.skip("pyarrow is not installed")
+    assert frames._arrow_texts(values) is not None, "pandas keeps its strings in Arrow here"
     stripped = frames._arrow_texts(values).to_pylist()
     assert stripped == [(v.strip() or None) if v is not None else None for v in values]
     kept = frames._arrow_texts(values, strip=False).to_pylist()
@@ -124,8 +120,6 @@ def test_links_and_emails_are_checked_as_re_checks_them(values: list[str | None]
     from leadsync.canonical import _EMAIL, _URL
 
     arrow = frames._arrow()
-    if arrow is None:  # pragma: no cover - pyarrow is in the test extra
-        pytest.skip("pyarrow is not installed")
     arr = arrow[0].array(values, type=arrow[0].large_string())
     for pattern in (_URL, _EMAIL):
         got = frames._regex_arrow(arr, pattern).tolist()
