@@ -17,10 +17,9 @@ each on a fresh emulator holding the sample organisation:
   listing streamed, a page decoded a column at a time while the next is
   fetched), what a notebook and the peers' comparisons use.
 
-The connector paces itself at 5/s after a burst of 2
-(``connectors.airtable.BURST``), inside the emulator's model of Airtable's
-limit (a bucket of 5), so the limited runs can end a little above the
-average-rate bound.
+The connector paces itself at 5/s with no burst (``connectors.airtable.BURST``
+is 1: Airtable publishes none, and a refusal locks the base for 30 s), although
+the emulator's model of the limit (a bucket of 5) would allow one.
 
 Each run records rows, seconds, requests (the connector's count, schema read
 included), requests/s, rows/s, the bound and the ratio to it, and the 429s met

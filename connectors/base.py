@@ -10,8 +10,8 @@ live in the core. What its requests need is here:
   no 429 at all. A caller can inject its own owner (a test, a notebook that
   wants its own pacing) and a test can :meth:`~Limiters.reset` it. A bucket
   lets a small burst go back to back (:func:`client_burst`: each connector's
-  ``BURST``, kept well inside what its service allows) and then the average
-  rate;
+  ``BURST``, kept well inside what its service publishes) and then the
+  average rate;
 - :func:`retrying` retries what is worth retrying (429 after its
   ``Retry-After``, 5xx, timeouts, resets) and nothing else, with tenacity;
 - :class:`ServerClock` reads the server's time from its answers (the
