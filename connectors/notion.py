@@ -20,11 +20,11 @@ Layers::
 through the integration's :class:`~leadsync.connectors.base.RateLimiter`
 (3 requests/s by default, after a first :data:`BURST` of 3 back to back; one per
 token in a process, owned by :class:`~leadsync.connectors.base.Limiters`), so a
-full pull normally meets no 429. A 429
-holds the limiter for the whole ``Retry-After`` (however long, up to
-``RetryPolicy.max_wait``); 5xx, 529, timeouts and connection resets are retried
-with backoff by :func:`~leadsync.connectors.base.retrying`, queries included
-(they are POSTs but safe to repeat). Page creates are the one thing not simply
+full pull normally meets no 429. A 429 holds the limiter for the whole
+``Retry-After`` (however long, up to ``RetryPolicy.max_wait``); 5xx, 529,
+timeouts and connection resets are retried with backoff by
+:func:`~leadsync.connectors.base.retrying`, queries included (they are POSTs
+but safe to repeat). Page creates are the one thing not simply
 repeated: see :class:`NotionWriter`.
 
 **Errors**: :func:`translate_error` takes notion-client's and httpx's errors
@@ -167,7 +167,6 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "PAGE_SIZE",
     "QUERY_CAP",
-    "REQUESTS_PER_SECOND",
     "NotionAPI",
     "NotionDataSource",
     "NotionSource",
@@ -193,8 +192,6 @@ SERVICE: Final = "notion"
 DEFAULT_BASE_URL = "https://api.notion.com"
 #: Where the notebook calls find the API when not told (``leadsync emulator serve`` prints it).
 BASE_URL_VARIABLE = "NOTION_BASE_URL"
-#: Notion's published rate: an average of 3 requests/s per integration.
-REQUESTS_PER_SECOND = 3.0
 #: Requests sent back to back before the average rate applies. Notion allows "some
 #: bursts beyond the average rate" without saying how many (../shared/reference/
 #: notion-api.md, 3.1); three (one second's worth) stay well inside that: the
@@ -292,8 +289,8 @@ class NotionAPI:
 
     ``token`` is a :class:`~leadsync.secrets.Secret` (or a string, wrapped at
     once); ``rps`` the client-side rate, after a first :data:`BURST` of requests
-    back to back (at most one second's worth of ``rps``); ``policy`` when to retry and how long a
-    ``Retry-After`` may be. ``http`` is the ``httpx.Client`` every request goes
+    back to back (at most one second's worth of ``rps``); ``policy`` when to retry
+    and how long a ``Retry-After`` may be. ``http`` is the ``httpx.Client`` every request goes
     through (the one HTTP seam: a test passes one on an ``httpx.MockTransport``).
     The integration's limiter comes from ``limiters`` (default: the process's
     :data:`~leadsync.connectors.base.DEFAULT_LIMITERS`) unless ``limiter`` is
