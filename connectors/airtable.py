@@ -8,8 +8,8 @@ Layers, following the service's nouns:
   fallback for long formulas, schema reads, upserts), composed with
   pyairtable rather than overriding it. There each request takes a token from
   the base's :class:`~leadsync.connectors.base.RateLimiter` (5 requests/s per
-  base, shared by every table of the base in this process, owned by
-  :class:`~leadsync.connectors.base.Limiters`), is retried by
+  base, no burst (:data:`BURST`), shared by every table of the base in this
+  process, owned by :class:`~leadsync.connectors.base.Limiters`), is retried by
   :func:`~leadsync.connectors.base.retrying` (a 429 is waited out for its
   ``Retry-After`` or Airtable's 30 s lock; 5xx, timeouts and resets back off),
   and a failure is taken apart by :func:`translate_error` and classified by
@@ -143,6 +143,7 @@ from .base import (
     RetryPolicy,
     ServerClock,
     WriteResult,
+    client_burst,
     parse_retry_after,
     prefetched,
     retrying,
@@ -154,6 +155,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BATCH_SIZE",
+    "BURST",
     "DEFAULT_ENDPOINT",
     "ENDPOINT_VARIABLE",
     "PAGE_SIZE",
@@ -178,6 +180,13 @@ DEFAULT_ENDPOINT = "https://api.airtable.com"
 ENDPOINT_VARIABLE = "AIRTABLE_ENDPOINT_URL"
 #: Airtable's published rate: requests per second per base.
 REQUESTS_PER_SECOND = 5.0
+#: Requests sent back to back before the rate applies: none beyond the first. Airtable
+#: publishes "5 requests per second per base" and a 30 s lock after any refusal
+#: (../shared/reference/airtable-api.md, 2), and no burst: read strictly (at most five
+#: in any second) even a burst of two could be refused, and one refusal costs far more
+#: (30 s) than a burst could save (0.2 s a pull). The emulator's model of the limit (a
+#: bucket of ``Limits.airtable_burst`` 5) would allow more; leadsync does not count on it.
+BURST = 1.0
 #: How long Airtable locks a base after a 429, when it sends no Retry-After.
 RATE_LIMIT_WAIT_SECONDS = 30.0
 #: Records per page of a listing (Airtable's maximum).
@@ -259,9 +268,9 @@ def translate_error(exc: BaseException, *, what: str = "request") -> ConnectorEr
 def base_limiter(base_id: str, rps: float, *, endpoint_url: str = DEFAULT_ENDPOINT,
                  limiters: Limiters | None = None) -> RateLimiter:
     """The limiter for one base, shared by every table and client using it
-    (from ``limiters``, default the process's)."""
+    (from ``limiters``, default the process's): ``rps``, with a :data:`BURST` of one."""
     return (DEFAULT_LIMITERS if limiters is None else limiters).get(
-        f"airtable {endpoint_url.rstrip('/')} {base_id}", rps)
+        f"airtable {endpoint_url.rstrip('/')} {base_id}", rps, client_burst(BURST, rps))
 
 
 def _as_secret(token: Secret | str) -> Secret:
@@ -315,7 +324,8 @@ class PacedAdapter(HTTPAdapter):
 class AirtableClient(pyairtable.Api):
     """``pyairtable.Api`` whose session sends through a :class:`PacedAdapter`.
 
-    ``rps`` is the client-side rate per base (None: unpaced, for benchmarks);
+    ``rps`` is the client-side rate per base, with a :data:`BURST` of one (None:
+    unpaced, for benchmarks);
     the base's limiter comes from ``limiters`` (default: the process's
     :data:`~leadsync.connectors.base.DEFAULT_LIMITERS`). ``policy`` says how
     long to wait out 429s and how often to retry failures; ``stats`` counts

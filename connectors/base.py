@@ -8,7 +8,10 @@ live in the core. What its requests need is here:
   Notion integration, an Airtable base): every client of the process that
   talks to the same scope draws from the same bucket, so a normal pull meets
   no 429 at all. A caller can inject its own owner (a test, a notebook that
-  wants its own pacing) and a test can :meth:`~Limiters.reset` it;
+  wants its own pacing) and a test can :meth:`~Limiters.reset` it. A bucket
+  lets a small burst go back to back (:func:`client_burst`: each connector's
+  ``BURST``, kept well inside what its service publishes) and then the
+  average rate;
 - :func:`retrying` retries what is worth retrying (429 after its
   ``Retry-After``, 5xx, timeouts, resets) and nothing else, with tenacity;
 - :class:`ServerClock` reads the server's time from its answers (the
@@ -62,6 +65,7 @@ __all__ = [
     "ServerClock",
     "TableSource",
     "WriteResult",
+    "client_burst",
     "interactive",
     "parse_retry_after",
     "prefetched",
@@ -252,16 +256,17 @@ class Limiters:
                  sleep: Callable[[float], None] = time.sleep):
         self.clock = clock
         self.sleep = sleep
-        self._limiters: dict[tuple[str, float], RateLimiter] = {}
+        self._limiters: dict[tuple[str, float, float], RateLimiter] = {}
         self._lock = threading.Lock()
 
-    def get(self, scope: str, rps: float) -> RateLimiter:
-        """The one limiter for ``scope`` at ``rps`` requests a second, made on first use."""
-        key = (scope, rps)
+    def get(self, scope: str, rps: float, burst: float = 1.0) -> RateLimiter:
+        """The one limiter for ``scope`` at ``rps`` requests a second, ``burst`` of them
+        back to back, made on first use."""
+        key = (scope, rps, burst)
         with self._lock:
             limiter = self._limiters.get(key)
             if limiter is None:
-                limiter = self._limiters[key] = RateLimiter(rps, clock=self.clock,
+                limiter = self._limiters[key] = RateLimiter(rps, burst, clock=self.clock,
                                                             sleep=self.sleep)
             return limiter
 
@@ -275,9 +280,19 @@ class Limiters:
 DEFAULT_LIMITERS = Limiters()
 
 
-def shared_limiter(scope: str, rps: float) -> RateLimiter:
-    """``DEFAULT_LIMITERS.get(scope, rps)`` (the name this had before :class:`Limiters`)."""
-    return DEFAULT_LIMITERS.get(scope, rps)
+def shared_limiter(scope: str, rps: float, burst: float = 1.0) -> RateLimiter:
+    """``DEFAULT_LIMITERS.get(scope, rps, burst)`` (the name this had before :class:`Limiters`)."""
+    return DEFAULT_LIMITERS.get(scope, rps, burst)
+
+
+def client_burst(allowed: float, rps: float) -> float:
+    """The burst a client's limiter gets: the service's ``allowed`` one, but never more
+    than one second's worth of the rate the client was told to keep (at least 1).
+
+    A user who lowers the rate (an integration shared with other tools) lowers the
+    burst with it; an unpaced benchmark's huge rate does not raise it.
+    """
+    return max(1.0, min(allowed, rps))
 
 
 # ---------------------------------------------------------------------------

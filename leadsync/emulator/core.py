@@ -376,10 +376,14 @@ class Limits:
     ``None`` switches that service's rate limit off.
     """
 
-    #: Notion: average requests per second per integration, and the burst allowed.
+    #: Notion: average requests per second per integration, and the burst allowed
+    #: (notion-api.md 3.1: "an average of three requests per second. Some bursts beyond
+    #: the average rate are allowed", with no number published; 10 is this model's).
     notion_rps: float | None = 3.0
     notion_burst: float = 10.0
-    #: Airtable: requests per second per base; a refused request locks the base this long.
+    #: Airtable: requests per second per base, at most that many at once (airtable-api.md
+    #: 2: "5 requests per second per base"); a refused request locks the base this long
+    #: ("wait 30 seconds before subsequent requests will succeed").
     airtable_rps: float | None = 5.0
     airtable_burst: float = 5.0
     airtable_penalty_seconds: float = 30.0
