@@ -5,7 +5,7 @@ Each size runs in its own child process, so its peak memory is its own: the
 sample organisation (12 months of signals, about 2.8 a member a month) is
 built into canonical frames as a sync would store them, then the report is
 built (:func:`leadsync.reports.build_report`: every analysis, the trend, the
-evidence, the 9-box, the meeting rotation) and rendered (all five charts as
+evidence, the 9-box, the meeting rotation) and rendered (every chart as
 PNG, the HTML page, the Markdown), three times over. Recorded: the median and
 worst seconds of the whole and of each step, and the process's peak resident
 memory (``ru_maxrss``, which includes Python, the libraries and the input
