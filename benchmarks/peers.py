@@ -272,11 +272,10 @@ def lacks(peer: dict[str, Any], ours: dict[str, Any]) -> str:
     cut = sorted(name for name, col in theirs_cols.items() if col["list_max"] == 25)
     longest = max((col["list_max"] or 0 for col in theirs_cols.values()), default=0)
     notes.append(f"lists cut at 25 items in {', '.join(cut)}" if cut
-                 else f"no list cut at 25 (the longest holds {longest}: this table's "
-                      "references are short)")
+                 else f"no list cut at 25 (the longest holds {longest})")
     if ours.get("quarantined"):
-        notes.append(f"keeps the {ours['quarantined']} malformed rows leadsync quarantines "
-                     "with a reason, unchecked")
+        notes.append(f"keeps, unchecked, the {ours['quarantined']} malformed rows leadsync "
+                     "quarantines with a reason")
     return "; ".join(notes)
 
 
@@ -357,13 +356,15 @@ def summarise(service: str, limited: bool, rows: int, clients: list[tuple[str, A
             "median_rows_per_s": _median([r["rows_per_s"] for r in done]),
             "median_seconds": _median([r["seconds"] for r in done]),
             "median_cpu_seconds": _median([r["cpu_seconds"] for r in runs]),
+            "median_call_cpu_seconds": _median([r["call_cpu_seconds"] for r in done]),
             "median_429": _median([float(r["http_429"]) for r in runs]),
             "median_requests": _median([float(r["requests"]) for r in runs]),
         })
         if limited:
             entry["median_ratio_to_bound"] = _median([r["ratio_to_bound"] for r in done])
         if name != ours_name:
-            pairs = [round(a["rows_per_s"] / b["rows_per_s"], 3) for a, b in zip(ours, runs)
+            pairs = [round(a["rows_per_s"] / b["rows_per_s"], 3)
+                     for a, b in zip(ours, runs, strict=True)
                      if a["completed"] and b["completed"]]
             entry["leadsync_over_peer"] = pairs
             entry["median_leadsync_over_peer"] = _median(pairs)
@@ -409,8 +410,8 @@ def markdown(result: dict[str, Any]) -> str:
              f"({result['cpus']} CPUs, load average {result['load_average_1m_at_start']} at "
              f"start, {result['load_average_1m_at_end']} at end; medians of "
              f"{result['runs']} runs)", "",
-             "| mode | service | rows | client | rows/s | of the bound | 429s | CPU s | "
-             "completed | leadsync ÷ client |",
+             "| mode | service | rows | client | rows/s | of the bound | 429s | "
+             "CPU s (process / call) | completed | leadsync ÷ client |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for mode_name, mode in result["modes"].items():
         for service, s in mode["services"].items():
@@ -422,7 +423,8 @@ def markdown(result: dict[str, Any]) -> str:
                 lines.append(
                     f"| {mode_name} | {service} | {s['rows']:,} | {name} | "
                     f"{_cell(c['median_rows_per_s'])} | {_cell(c.get('median_ratio_to_bound'))} "
-                    f"| {_cell(c['median_429'])} | {_cell(c['median_cpu_seconds'])} | "
+                    f"| {_cell(c['median_429'])} | {_cell(c['median_cpu_seconds'])} / "
+                    f"{_cell(c['median_call_cpu_seconds'])} | "
                     f"{c['completed_runs']}/{c['runs']} | "
                     f"{_cell(c.get('median_leadsync_over_peer'))} |")
     lines += ["", "What each peer's frame lacks beside leadsync's (from the frames):", ""]
@@ -442,8 +444,8 @@ def markdown(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--unlimited-rows", type=int, default=10_000)
-    parser.add_argument("--notion-bound-rows", type=int, default=3000,
-                        help="Notion rows at the bound (leadsync about 10 s a run)")
+    parser.add_argument("--notion-bound-rows", type=int, default=10_000,
+                        help="Notion rows at the bound (about 35 s a run)")
     parser.add_argument("--airtable-bound-rows", type=int, default=2000,
                         help="Airtable rows at the bound: a peer that bursts is locked out "
                              "30 s about every 500 rows, about 2 minutes a run")

@@ -68,8 +68,17 @@ def describe(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
     return columns
 
 
-def pull(spec: dict[str, Any]) -> tuple[pd.DataFrame, float, int]:
-    """The frame, the seconds the public call took, and the rows it quarantined."""
+def _clock() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _since(started: tuple[float, float]) -> tuple[float, float]:
+    return time.perf_counter() - started[0], time.process_time() - started[1]
+
+
+def pull(spec: dict[str, Any]) -> tuple[pd.DataFrame, tuple[float, float], int]:
+    """The frame, the seconds and CPU seconds the public call took, and the rows it
+    quarantined."""
     client = spec["client"]
     url, token, limited = spec["url"], spec["token"], spec["limited"]
     if client == "leadsync-notion":
@@ -80,10 +89,10 @@ def pull(spec: dict[str, Any]) -> tuple[pd.DataFrame, float, int]:
         rps = 3.0 if limited else 1_000_000.0
         members = leadsync.read_notion(spec["members_database"], canonical="members",
                                        token=token, base_url=url, rps=rps, progress=False)
-        started = time.perf_counter()
+        started = _clock()
         frame = leadsync.read_notion(spec["database"], canonical="signals", members=members,
                                      token=token, base_url=url, rps=rps, progress=False)
-        return frame, time.perf_counter() - started, len(frame.attrs.get("quarantine", []))
+        return frame, _since(started), len(frame.attrs.get("quarantine", []))
     if client == "leadsync-airtable":
         import leadsync
 
@@ -91,39 +100,39 @@ def pull(spec: dict[str, Any]) -> tuple[pd.DataFrame, float, int]:
         members = leadsync.read_airtable(spec["base"], spec["members_table"], canonical="members",
                                          token=token, endpoint_url=url, rps=at_rps,
                                          progress=False)
-        started = time.perf_counter()
+        started = _clock()
         frame = leadsync.read_airtable(spec["base"], spec["table"], canonical="signals",
                                        members=members, token=token, endpoint_url=url,
                                        rps=at_rps, progress=False)
-        return frame, time.perf_counter() - started, len(frame.attrs.get("quarantine", []))
+        return frame, _since(started), len(frame.attrs.get("quarantine", []))
     if client == "notion2pandas":
-        from notion2pandas import Notion2PandasClient
+        from notion2pandas import Notion2PandasClient  # type: ignore[import-not-found]
 
         # notion-client's own option: base_url.
         n2p = Notion2PandasClient(auth=token, base_url=url)
-        started = time.perf_counter()
+        started = _clock()
         frame = n2p.get_dataframe(spec["database"])
-        return frame, time.perf_counter() - started, 0
+        return frame, _since(started), 0
     if client == "pyairtable":
         from pyairtable import Api
 
         table = Api(token, endpoint_url=url).table(spec["base"], spec["table"])
-        started = time.perf_counter()
+        started = _clock()
         records = table.all()
         frame = pd.DataFrame([r["fields"] for r in records], index=[r["id"] for r in records])
-        return frame, time.perf_counter() - started, 0
+        return frame, _since(started), 0
     if client == "pandas-airtable":
         import functools
 
-        import pandas_airtable.reader as reader
+        import pandas_airtable.reader as reader  # type: ignore[import-not-found]
         from pyairtable import Api
 
         # read_airtable has no option for the API's address: it builds pyairtable's
         # Api(api_key) itself. Patched here to give it pyairtable's own endpoint_url.
-        reader.Api = functools.partial(Api, endpoint_url=url)  # type: ignore[assignment]
-        started = time.perf_counter()
+        reader.Api = functools.partial(Api, endpoint_url=url)
+        started = _clock()
         frame = reader.read_airtable(spec["base"], spec["table"], api_key=token)
-        return frame, time.perf_counter() - started, 0
+        return frame, _since(started), 0
     raise SystemExit(f"unknown client {client!r}")
 
 
@@ -138,7 +147,7 @@ def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
     out = Path(argv[2])
     try:
-        frame, seconds, quarantined = pull(spec)
+        frame, (seconds, cpu), quarantined = pull(spec)
     except BaseException as exc:  # one line for the results, whatever it was
         message = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:300]
         out.write_text(json.dumps({"error": message}), encoding="utf-8")
@@ -149,6 +158,7 @@ def main(argv: list[str]) -> int:
         "frame_rows": len(frame),
         "quarantined": quarantined,
         "seconds": seconds,
+        "call_cpu_seconds": round(cpu, 3),
         "columns": describe(frame),
         "python": platform.python_version(),
         "versions": {p: _version(p) for p in PACKAGES.get(spec["client"], ())},
