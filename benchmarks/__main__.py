@@ -81,10 +81,11 @@ SIZES: dict[str, dict[str, list[str]]] = {
     # The peers' runs at the bound: an Airtable peer that bursts is locked out 30 s
     # about every 500 rows, so those runs stay small (full: about 15 minutes in all).
     "peers": {"tiny": ["--unlimited-rows", "200", "--notion-bound-rows", "200",
-                       "--airtable-bound-rows", "200", "--runs", "1",
+                       "--airtable-bound-rows", "200", "--runs", "1", "--bound-runs", "1",
                        "--timeout", "120", "--bound-timeout", "120"],
               "small": ["--unlimited-rows", "2000", "--notion-bound-rows", "600",
-                        "--airtable-bound-rows", "600", "--runs", "1"],
+                        "--airtable-bound-rows", "600", "--runs", "1",
+                        "--bound-runs", "1"],
               "full": []},
 }
 OUT_FLAG = {"analytics": "--output"}

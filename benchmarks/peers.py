@@ -134,8 +134,11 @@ def find_python(minimum: tuple[int, int]) -> tuple[str | None, str]:
     except (OSError, subprocess.SubprocessError):
         root = ""
     if root:
+        # the oldest that is new enough: the closest to the project's own Python
         for path in sorted(glob.glob(os.path.join(root, "versions", "3.1[2-9]*", "bin",
-                                                  "python")), reverse=True):
+                                                  "python")),
+                           key=lambda p: [int(x) for x in p.split(os.sep)[-3].split(".")
+                                          if x.isdigit()]):
             candidates.append((path, "pyenv"))
     for python, origin in candidates:
         got = _python_version(python)
@@ -406,10 +409,13 @@ def _cell(value: Any, suffix: str = "") -> str:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    lines = [f"leadsync and its peers against the emulator, {result['measured_at']} "
-             f"({result['cpus']} CPUs, load average {result['load_average_1m_at_start']} at "
-             f"start, {result['load_average_1m_at_end']} at end; medians of "
-             f"{result['runs']} runs)", "",
+    runs = result["runs"]
+    lines = [f"leadsync and its peers against the emulator, {result['started_at']} to "
+             f"{result['measured_at']} ({result['cpus']} CPUs, Python {result['python']}, "
+             f"load average {result['load_average_1m_at_start']} at start, "
+             f"{result['load_average_1m_at_end']} at end; medians of {runs['unlimited']} "
+             f"runs unlimited, {runs['at_bound']} at the bound; ratios leadsync ÷ client "
+             "run by run, their median, then each run's)", "",
              "| mode | service | rows | client | rows/s | of the bound | 429s | "
              "CPU s (process / call) | completed | leadsync ÷ client |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -426,7 +432,9 @@ def markdown(result: dict[str, Any]) -> str:
                     f"| {_cell(c['median_429'])} | {_cell(c['median_cpu_seconds'])} / "
                     f"{_cell(c['median_call_cpu_seconds'])} | "
                     f"{c['completed_runs']}/{c['runs']} | "
-                    f"{_cell(c.get('median_leadsync_over_peer'))} |")
+                    f"{_cell(c.get('median_leadsync_over_peer'))}"
+                    + (f" ({', '.join(map(str, c['leadsync_over_peer']))})"
+                       if c.get("leadsync_over_peer") else "") + " |")
     lines += ["", "What each peer's frame lacks beside leadsync's (from the frames):", ""]
     seen: set[str] = set()
     for mode in result["modes"].values():
@@ -449,7 +457,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--airtable-bound-rows", type=int, default=2000,
                         help="Airtable rows at the bound: a peer that bursts is locked out "
                              "30 s about every 500 rows, about 2 minutes a run")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5,
+                        help="runs of each client when unlimited (a few seconds each)")
+    parser.add_argument("--bound-runs", type=int, default=3,
+                        help="runs of each client at the bound")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds a run may take when unlimited")
     parser.add_argument("--bound-timeout", type=float, default=300.0,
@@ -459,6 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     load_start = os.getloadavg()[0]
+    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     envs: dict[str, dict[str, Any]] = {}
     for peer in PEERS:
         envs[peer.name] = ensure_env(peer)
@@ -470,13 +482,14 @@ def main(argv: list[str] | None = None) -> int:
                                 args.runs, args.timeout, envs, args.seed),
         "at_bound": bench_mode("at_bound", {"notion": args.notion_bound_rows,
                                             "airtable": args.airtable_bound_rows},
-                               args.runs, args.bound_timeout, envs, args.seed),
+                               args.bound_runs, args.bound_timeout, envs, args.seed),
     }
     result: dict[str, Any] = {
         "benchmark": "peers",
+        "started_at": started_at,
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(), "platform": platform.platform(),
-        "cpus": os.cpu_count(), "runs": args.runs,
+        "cpus": os.cpu_count(), "runs": {"unlimited": args.runs, "at_bound": args.bound_runs},
         "load_average_1m_at_start": round(load_start, 2),
         "load_average_1m_at_end": round(os.getloadavg()[0], 2),
         "emulator": "leadsync.emulator in this process, over loopback HTTP; each client "
