@@ -45,7 +45,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 #: name -> size -> arguments; ``--out`` is added by the runner (``--output`` for analytics).
 #: ``full`` is each benchmark's own defaults; ``small`` a few hundred to a few thousand
 #: rows; ``tiny`` the least that still produces every figure (the smoke test's size:
-#: each benchmark in a few seconds, its figures meaningless as speeds).
+#: each benchmark in a few seconds, push and peers, at the published rates, in about half a
+#: minute; its figures meaningless as speeds).
 SIZES: dict[str, dict[str, list[str]]] = {
     "decode": {"tiny": ["--rows", "200", "--runs", "1", "--row-wise-rows", "200"],
                "small": ["--rows", "1000", "--runs", "1", "--row-wise-rows", "1000"],

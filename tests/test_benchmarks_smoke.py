@@ -5,7 +5,8 @@ the figures the summary quotes, and those figures must be sane (rows add up,
 rates and seconds positive, the column-wise decode equal to the row-wise
 one). How fast anything ran is never checked here (speed is measured in
 ``benchmarks/``, not asserted in tests). The tiny size runs every benchmark
-in a few seconds, two at a time. The peers' benchmark makes the peers' virtual
+in a few seconds (push and peers, at the published rates, in about half a
+minute), two at a time. The peers' benchmark makes the peers' virtual
 environments with pip the first time (about a minute, reused after); a peer it
 cannot install counts only when its entry says why.
 """
