@@ -16,9 +16,12 @@ Then ``DIR/summary.json`` and ``DIR/summary.md`` list, per benchmark,
 whether it completed, its wall and CPU seconds, whether its target was met
 and its headline figures.
 
-Not yet in the runner (issue 16): the peers (notion2pandas, pyairtable +
-pandas, pandas-airtable) pulling from the same emulator. Exit code 0 when
-every benchmark completed (met or not), 1 otherwise.
+``peers`` runs leadsync beside notion2pandas, pyairtable + pandas and
+pandas-airtable against the same emulator, unlimited and at the published
+rates; it makes the peers' virtual environments itself, outside the
+project's ``.venv`` (see ``benchmarks/peers.py``), and a peer it cannot
+install is named in its results with the reason. Exit code 0 when every
+benchmark completed (met or not), 1 otherwise.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 #: name -> size -> arguments; ``--out`` is added by the runner (``--output`` for analytics).
 #: ``full`` is each benchmark's own defaults; ``small`` a few hundred to a few thousand
 #: rows; ``tiny`` the least that still produces every figure (the smoke test's size:
-#: each benchmark in a few seconds, its figures meaningless as speeds).
+#: each benchmark in a few seconds, push and peers, at the published rates, in about half a
+#: minute; its figures meaningless as speeds).
 SIZES: dict[str, dict[str, list[str]]] = {
     "decode": {"tiny": ["--rows", "200", "--runs", "1", "--row-wise-rows", "200"],
                "small": ["--rows", "1000", "--runs", "1", "--row-wise-rows", "1000"],
@@ -72,6 +76,18 @@ SIZES: dict[str, dict[str, list[str]]] = {
     "store_read": {"tiny": ["--sizes", "300", "--runs", "1"],
                    "small": ["--sizes", "2000", "--runs", "1"],
                    "full": []},
+    "push": {"tiny": ["--members", "21"],
+             "small": ["--members", "60"],
+             "full": []},
+    # The peers' runs at the bound: an Airtable peer that bursts is locked out 30 s
+    # about every 500 rows, so those runs stay small (full: about 15 minutes in all).
+    "peers": {"tiny": ["--unlimited-rows", "200", "--notion-bound-rows", "200",
+                       "--airtable-bound-rows", "200", "--runs", "1", "--bound-runs", "1",
+                       "--timeout", "120", "--bound-timeout", "120"],
+              "small": ["--unlimited-rows", "2000", "--notion-bound-rows", "600",
+                        "--airtable-bound-rows", "600", "--runs", "1",
+                        "--bound-runs", "1"],
+              "full": []},
 }
 OUT_FLAG = {"analytics": "--output"}
 
@@ -119,6 +135,43 @@ def _store_read(r: dict[str, Any]) -> str:
         f"; 1,000,000 ~{r['one_million']['seconds']} s ({r['one_million']['from']})"
 
 
+def _push(r: dict[str, Any]) -> str:
+    parts = []
+    for res in r["results"]:
+        first = res["runs"][0]
+        text = (f"{res['service']} {res['members']} members: first push {first['requests']} "
+                f"requests in {first['seconds']} s")
+        if "scores_upsert" in res:
+            text += f", Scores upsert {res['scores_upsert']['ratio']} of 5 requests/s"
+        parts.append(text)
+    unchanged = max(run["requests"] for res in r["results"] for run in res["runs"]
+                    if run["push"] == "unchanged re-push")
+    n429 = sum(run["server_429s"] for res in r["results"] for run in res["runs"])
+    return "; ".join(parts) + f"; unchanged re-push <= {unchanged} requests; {n429} x 429"
+
+
+def _peers(r: dict[str, Any]) -> str:
+    parts = []
+    for mode, label in (("unlimited", "unlimited, leadsync ÷ peer"),
+                        ("at_bound", "at the bound, of the bound")):
+        cells = []
+        for service, s in r["modes"][mode]["services"].items():
+            for name, c in s["clients"].items():
+                if not c.get("installed", True):
+                    cells.append(f"{name} not installed ({c['why']})")
+                elif mode == "unlimited" and name.startswith("leadsync"):
+                    continue
+                elif mode == "unlimited":
+                    cells.append(f"{name} {c['median_leadsync_over_peer']}")
+                else:
+                    cells.append(f"{'leadsync' if name.startswith('leadsync') else name} "
+                                 f"({service}) {c['median_ratio_to_bound']}, "
+                                 f"{c['median_429']} x 429, {c['completed_runs']}/{c['runs']} "
+                                 "completed")
+        parts.append(f"{label}: " + "; ".join(cells))
+    return " | ".join(parts)
+
+
 def _listing(r: dict[str, Any]) -> str:
     return f"{len(r.get('results', []))} runs"
 
@@ -126,7 +179,7 @@ def _listing(r: dict[str, Any]) -> str:
 HEADLINE: dict[str, Callable[[dict[str, Any]], str]] = {
     "decode": _decode, "notion_pull": _notion_pull, "airtable_sync": _airtable_sync,
     "analytics": _analytics, "report": _report, "sync_incremental": _listing,
-    "warehouse_load": _listing, "store_read": _store_read,
+    "warehouse_load": _listing, "store_read": _store_read, "push": _push, "peers": _peers,
 }
 
 
